@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+#
+# deploy/network.sh - start and stop the three medclear services of the local network
+# (treating, insuring, clearing) in the background, with their logs and pid files in
+# the state directory. The broker and the database are deploy/infra.sh's business.
+#
+# Usage: deploy/network.sh start|stop|status|restart ROLE|kill ROLE
+#
+# Environment (all optional):
+#   MC_BUILD_DIR   build           where the binaries are (relative to the repository)
+#   MC_CONFIG_DIR  deploy/config   one ROLE.conf per service
+#   MC_RUN_DIR     $MC_STATE_DIR/run (default /tmp/medclear-state/run): logs, pids
+#   MEDCLEAR_*     configuration overrides passed on to every service
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+BUILD="${MC_BUILD_DIR:-$ROOT/build}"
+[[ $BUILD = /* ]] || BUILD="$ROOT/$BUILD"
+CONFIG="${MC_CONFIG_DIR:-$ROOT/deploy/config}"
+RUN="${MC_RUN_DIR:-${MC_STATE_DIR:-/tmp/medclear-state}/run}"
+ROLES=(clearing insuring treating)
+
+say() { printf 'network: %s\n' "$*"; }
+die() { printf 'network: ERROR: %s\n' "$*" >&2; exit 1; }
+
+pid_of() { local f="$RUN/$1.pid"; [[ -f $f ]] && cat "$f" || true; }
+running() { local p; p=$(pid_of "$1"); [[ -n $p ]] && kill -0 "$p" 2>/dev/null; }
+
+start_one() {
+  local role=$1 bin="$BUILD/services/$1/medclear-$1"
+  [[ -x $bin ]] || die "$bin not built (cmake --build build)"
+  if running "$role"; then say "$role: already running (pid $(pid_of "$role"))"; return; fi
+  mkdir -p "$RUN"
+  # Not inheriting our stdout/stderr keeps callers (ctest) from waiting on the service.
+  nohup "$bin" -c "$CONFIG/$role.conf" >>"$RUN/$role.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$role.pid"
+  say "$role: started (pid $!, log $RUN/$role.log)"
+}
+
+# Waits until each service logs "running" (topics created, group joined) or dies.
+wait_ready() {
+  local role deadline=$((SECONDS + 60))
+  for role in "$@"; do
+    until grep -q 'msg="running"' "$RUN/$role.log" 2>/dev/null; do
+      running "$role" || { tail -20 "$RUN/$role.log" >&2; die "$role exited during start-up"; }
+      ((SECONDS < deadline)) || { tail -20 "$RUN/$role.log" >&2; die "$role not ready in 60 s"; }
+      sleep 0.2
+    done
+  done
+  say "all services ready"
+}
+
+stop_one() {
+  local role=$1 p
+  p=$(pid_of "$role")
+  if [[ -z $p ]] || ! kill -0 "$p" 2>/dev/null; then rm -f "$RUN/$role.pid"; return; fi
+  kill -TERM "$p"
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$p" 2>/dev/null; then say "$role: did not stop in 10 s, killing"; kill -KILL "$p"; fi
+  rm -f "$RUN/$role.pid"
+  say "$role: stopped"
+}
+
+case "${1:-}" in
+  start)
+    for r in "${ROLES[@]}"; do
+      # a fresh log per start, so readiness is read from this start only
+      if ! running "$r"; then mkdir -p "$RUN"; : >"$RUN/$r.log"; fi
+      start_one "$r"
+    done
+    wait_ready "${ROLES[@]}" ;;
+  stop)
+    for r in treating insuring clearing; do stop_one "$r"; done ;;
+  restart)
+    [[ -n ${2:-} ]] || die "restart needs a role"
+    stop_one "$2"; : >"$RUN/$2.log"; start_one "$2"; wait_ready "$2" ;;
+  kill)
+    [[ -n ${2:-} ]] || die "kill needs a role"
+    p=$(pid_of "$2"); [[ -n $p ]] && kill -KILL "$p" 2>/dev/null || true
+    rm -f "$RUN/$2.pid"; say "$2: killed" ;;
+  status)
+    rc=0
+    for r in "${ROLES[@]}"; do
+      if running "$r"; then say "$r: running (pid $(pid_of "$r"))"; else say "$r: stopped"; rc=3; fi
+    done
+    exit $rc ;;
+  *)
+    sed -n '3,14p' "$0" >&2; exit 2 ;;
+esac

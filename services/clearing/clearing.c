@@ -1,0 +1,209 @@
+/*
+ * The clearing centre's routing: every claim and every result passes through here and
+ * is recorded before it is forwarded, byte for byte, to the party it is for. These
+ * records are what the centre books into clearing windows and reconciles against the
+ * regions.
+ *
+ * claim  (mc.claims)  -> record -> mc.claims.<insuring party>
+ * result (mc.results) -> record -> mc.results.<treating party>
+ */
+#include "clearing.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "mc_db.h"
+#include "mc_log.h"
+#include "mc_msg.h"
+
+static bool national(const mc_config_t *cfg) { return strcmp(cfg->scope, "national") == 0; }
+
+/* Answers a claim the centre cannot route with a rejection to its treating party. */
+static mc_err_t reject_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
+                             const Medclear__Claim *c, const char *treating_party,
+                             mc_reason_t reason, const char *text)
+{
+    const mc_config_t *cfg = mc_ctx_config(ctx);
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, c->claim_id);
+    mc_p_str(&p, c->request_id);
+    mc_p_str(&p, mc_kind_code(c->kind));
+    mc_p_str(&p, c->treating_region);
+    mc_p_str(&p, c->insuring_region);
+    mc_p_str(&p, treating_party);
+    mc_p_str(&p, c->hospital_code);
+    mc_p_str(&p, c->person_id);
+    mc_p_int(&p, c->totals ? c->totals->total_fen : 0);
+    mc_p_int(&p, c->totals ? c->totals->in_scope_fen : 0);
+    mc_p_str(&p, mc_reason_code(reason));
+    if (!mc_db_do(mc_ctx_db(ctx),
+                  "INSERT INTO clearing.claims (claim_id, request_id, kind, treating_region, "
+                  "insuring_region, treating_party, insuring_party, hospital_code, person_id, "
+                  "total_fen, in_scope_fen, status, reason_code) VALUES ($1, $2, $3, $4, $5, "
+                  "$6, '', $7, $8, $9, $10, 'REJECTED', $11)",
+                  &p))
+        return MC_ERR_DB;
+
+    Medclear__ClaimResult cr;
+    medclear__claim_result__init(&cr);
+    cr.claim_id = c->claim_id;
+    cr.request_id = c->request_id;
+    cr.kind = c->kind;
+    cr.treating_region = c->treating_region;
+    cr.insuring_region = c->insuring_region;
+    cr.person_id = c->person_id;
+    cr.hospital_code = c->hospital_code;
+    cr.status = MEDCLEAR__STATUS__REJECTED;
+    cr.reason_code = (char *)mc_reason_code(reason);
+    cr.reason_text = (char *)text;
+    cr.totals = c->totals;
+
+    char topic[128], id[33];
+    mc_bus_topic2(cfg, topic, sizeof(topic), "results", treating_party);
+    Medclear__Envelope out;
+    mc_envelope_init(&out, id, c->insuring_region, env->trace_id);
+    out.body_case = MEDCLEAR__ENVELOPE__BODY_RESULT;
+    out.result = &cr;
+    return mc_ctx_emit(ctx, topic, c->claim_id, &out);
+}
+
+static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+{
+    const Medclear__Claim *c = env->claim;
+    const mc_config_t *cfg = mc_ctx_config(ctx);
+    char text[320], tparty[7], iparty[7], topic[128];
+
+    if (!mc_valid_id(c->claim_id, MC_ID_MAX) || !mc_valid_id(c->request_id, MC_ID_MAX))
+        return mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, "claim_id or request_id missing or malformed");
+    if (strcmp(env->source_region, c->treating_region) != 0) {
+        snprintf(text, sizeof(text), "claim of treating region %.8s sent by region %s",
+                 c->treating_region, env->source_region);
+        return mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, text);
+    }
+    mc_party_of(c->treating_region, national(cfg), tparty);
+    if (!mc_config_serves(cfg, tparty)) {
+        snprintf(text, sizeof(text), "treating party %s is not cleared by this centre", tparty);
+        return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_REGION, text);
+    }
+    if (!mc_valid_id(c->person_id, MC_ID_MAX) || !mc_valid_id(c->hospital_code, MC_ID_MAX))
+        return reject_claim(ctx, env, c, tparty, MC_R_BAD_REQUEST,
+                            "person_id or hospital_code missing or malformed");
+    if (!mc_valid_region(c->insuring_region))
+        return reject_claim(ctx, env, c, tparty, MC_R_UNKNOWN_REGION,
+                            "insuring_region is not a 6-digit region code");
+    mc_party_of(c->insuring_region, national(cfg), iparty);
+    if (!mc_config_serves(cfg, iparty)) {
+        snprintf(text, sizeof(text), "insuring party %s is not cleared by this centre", iparty);
+        return reject_claim(ctx, env, c, tparty, MC_R_UNKNOWN_REGION, text);
+    }
+
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, c->claim_id);
+    mc_p_str(&p, c->request_id);
+    mc_p_str(&p, mc_kind_code(c->kind));
+    mc_p_str(&p, c->treating_region);
+    mc_p_str(&p, c->insuring_region);
+    mc_p_str(&p, tparty);
+    mc_p_str(&p, iparty);
+    mc_p_str(&p, c->hospital_code);
+    mc_p_str(&p, c->person_id);
+    mc_p_int(&p, c->totals ? c->totals->total_fen : 0);
+    mc_p_int(&p, c->totals ? c->totals->in_scope_fen : 0);
+    PGresult *res = mc_db_run(mc_ctx_db(ctx),
+                              "INSERT INTO clearing.claims (claim_id, request_id, kind, "
+                              "treating_region, insuring_region, treating_party, insuring_party, "
+                              "hospital_code, person_id, total_fen, in_scope_fen, status) "
+                              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'ROUTED') "
+                              "ON CONFLICT (claim_id) DO NOTHING RETURNING 1",
+                              &p);
+    if (!res)
+        return MC_ERR_DB;
+    bool fresh = PQntuples(res) == 1;
+    PQclear(res);
+    if (!fresh) {
+        snprintf(text, sizeof(text), "claim id \"%s\" was routed before", c->claim_id);
+        return mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED, text);
+    }
+    mc_bus_topic2(cfg, topic, sizeof(topic), "claims", iparty);
+    return mc_ctx_forward(ctx, topic, c->claim_id);
+}
+
+static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+{
+    const Medclear__ClaimResult *cr = env->result;
+    PGconn *db = mc_ctx_db(ctx);
+    char text[320], topic[128];
+    mc_err_t err;
+
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, cr->claim_id);
+    PGresult *res = mc_db_run(db,
+                              "SELECT status, kind, total_fen, insuring_region, treating_party "
+                              "FROM clearing.claims WHERE claim_id = $1 FOR UPDATE",
+                              &p);
+    if (!res)
+        return MC_ERR_DB;
+    if (PQntuples(res) == 0) {
+        snprintf(text, sizeof(text), "result for claim \"%.64s\" that was never routed",
+                 cr->claim_id);
+        err = mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_SETTLEMENT, text);
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "ROUTED") != 0) {
+        snprintf(text, sizeof(text), "claim \"%.64s\" already has a result (%s)", cr->claim_id,
+                 PQgetvalue(res, 0, 0));
+        err = mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED, text);
+        goto out;
+    }
+    if (strcmp(env->source_region, PQgetvalue(res, 0, 3)) != 0) {
+        snprintf(text, sizeof(text), "result for claim \"%.64s\" comes from %s, not from %s",
+                 cr->claim_id, env->source_region, PQgetvalue(res, 0, 3));
+        err = mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, text);
+        goto out;
+    }
+    mc_reason_t r = mc_msg_check_result(cr, mc_db_int(res, 0, 2), text, sizeof(text));
+    if (r != MC_OK) {
+        err = mc_ctx_dead_letter(ctx, r, text);
+        goto out;
+    }
+
+    bool accepted = cr->status == MEDCLEAR__STATUS__ACCEPTED;
+    bool settle = strcmp(PQgetvalue(res, 0, 1), "SETTLE") == 0;
+    const Medclear__Payment *pay = cr->payment;
+    mc_params_init(&p);
+    mc_p_str(&p, cr->claim_id);
+    mc_p_str(&p, accepted ? (settle ? "SETTLED" : "COMPUTED") : "REJECTED");
+    mc_p_str(&p, accepted ? NULL : cr->reason_code);
+    mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
+    mc_p_int(&p, pay ? pay->fund_fen : 0);
+    mc_p_int(&p, pay ? pay->tier2_fen : 0);
+    mc_p_int(&p, pay ? pay->account_fen : 0);
+    mc_p_int(&p, pay ? pay->cash_fen : 0);
+    mc_p_bool(&p, accepted && settle);
+    if (!mc_db_do(db,
+                  "UPDATE clearing.claims SET status = $2, reason_code = $3, settlement_id = $4, "
+                  "fund_fen = $5, tier2_fen = $6, account_fen = $7, cash_fen = $8, "
+                  "booked_at = CASE WHEN $9::boolean THEN now() END WHERE claim_id = $1",
+                  &p)) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+    mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "results", PQgetvalue(res, 0, 4));
+    err = mc_ctx_forward(ctx, topic, cr->claim_id);
+out:
+    PQclear(res);
+    return err;
+}
+
+mc_err_t clearing_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
+{
+    (void)opaque;
+    if (env->body_case == MEDCLEAR__ENVELOPE__BODY_CLAIM)
+        return on_claim(ctx, env);
+    if (env->body_case == MEDCLEAR__ENVELOPE__BODY_RESULT)
+        return on_result(ctx, env);
+    return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "the centre accepts claims and results only");
+}

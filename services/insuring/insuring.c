@@ -1,0 +1,458 @@
+/*
+ * The insuring region's side of a settlement: "the insuring region's policy" (参保地政策).
+ *
+ * claim (mc.claims.P) -> person, registration, policy, accumulators -> payment ->
+ * settlement row and accumulator update -> result (mc.results)
+ *
+ * The person's row is locked for the whole computation, so concurrent claims of one
+ * person, from any treating region or any instance of this service, serialize on it and
+ * never spend the same remaining deductible or cap twice.
+ */
+#include "insuring.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_date.h"
+#include "mc_db.h"
+#include "mc_log.h"
+#include "mc_money.h"
+#include "mc_policy.h"
+
+#define MAX_REGS 32
+
+/* What the result of a claim says, filled as the claim is adjudicated. */
+typedef struct outcome {
+    mc_reason_t reason;
+    char text[320];
+    char settlement_id[32];
+    char policy_version[64];
+    mc_reg_type_t reg;
+    mc_insured_type_t insured;
+    mc_payment_t pay;
+    int year;            /* accumulator year, cap group and deductible scope used: */
+    char cap_group[64];  /* a cancel undoes exactly these */
+    mc_ded_scope_t scope;
+} outcome_t;
+
+static mc_err_t emit_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
+                            const Medclear__Claim *claim, const outcome_t *o)
+{
+    Medclear__SplitTotals totals;
+    medclear__split_totals__init(&totals);
+    if (claim->totals)
+        totals = *claim->totals;
+    totals.base.unknown_fields = NULL;
+    totals.base.n_unknown_fields = 0;
+
+    Medclear__Payment pay;
+    medclear__payment__init(&pay);
+    pay.deductible_fen = o->pay.deductible_fen;
+    pay.ratio_bp = o->pay.ratio_bp;
+    pay.fund_fen = o->pay.fund_fen;
+    pay.tier2_fen = o->pay.tier2_fen;
+    pay.account_fen = o->pay.account_fen;
+    pay.cash_fen = o->pay.cash_fen;
+    pay.person_fen = o->pay.person_fen;
+    pay.registration_type = (char *)mc_reg_type_code(o->reg);
+    pay.insured_type = (char *)mc_insured_type_code(o->insured);
+
+    Medclear__ClaimResult cr;
+    medclear__claim_result__init(&cr);
+    cr.claim_id = claim->claim_id;
+    cr.request_id = claim->request_id;
+    cr.kind = claim->kind;
+    cr.treating_region = claim->treating_region;
+    cr.insuring_region = claim->insuring_region;
+    cr.person_id = claim->person_id;
+    cr.hospital_code = claim->hospital_code;
+    cr.totals = &totals;
+    if (o->reason == MC_OK) {
+        cr.status = MEDCLEAR__STATUS__ACCEPTED;
+        cr.payment = &pay;
+        cr.settlement_id = (char *)o->settlement_id;
+        cr.policy_version = (char *)o->policy_version;
+    } else {
+        cr.status = MEDCLEAR__STATUS__REJECTED;
+        cr.reason_code = (char *)mc_reason_code(o->reason);
+        cr.reason_text = (char *)o->text;
+    }
+
+    char topic[128], id[33];
+    mc_bus_topic(mc_ctx_config(ctx), topic, sizeof(topic), "results");
+    Medclear__Envelope out;
+    mc_envelope_init(&out, id, claim->insuring_region, env->trace_id);
+    out.body_case = MEDCLEAR__ENVELOPE__BODY_RESULT;
+    out.result = &cr;
+    return mc_ctx_emit(ctx, topic, claim->claim_id, &out);
+}
+
+/* Checks the claim's shape and that its split adds up. MC_OK or a reason with text. */
+static mc_reason_t check_claim(const Medclear__Claim *c, char *text, size_t text_size)
+{
+    if (c->kind != MEDCLEAR__KIND__SETTLE && c->kind != MEDCLEAR__KIND__PRESETTLE) {
+        snprintf(text, text_size, "claim kind %s is not handled by this version",
+                 mc_kind_code(c->kind));
+        return MC_R_UNKNOWN_TYPE;
+    }
+    if (!mc_valid_id(c->person_id, MC_ID_MAX) || !mc_valid_id(c->hospital_code, MC_ID_MAX) ||
+        !mc_valid_id(c->request_id, MC_ID_MAX)) {
+        snprintf(text, text_size, "person_id, hospital_code or request_id missing or malformed");
+        return MC_R_BAD_REQUEST;
+    }
+    if (!mc_valid_region(c->treating_region)) {
+        snprintf(text, text_size, "treating_region is not a 6-digit region code");
+        return MC_R_UNKNOWN_REGION;
+    }
+    if (c->hospital_level < 1 || c->hospital_level > 3) {
+        snprintf(text, text_size, "hospital_level %d outside 1..3", c->hospital_level);
+        return MC_R_BAD_REQUEST;
+    }
+    if (!mc_date_valid(c->visit_date)) {
+        snprintf(text, text_size, "visit_date %d is not a valid yyyymmdd date", c->visit_date);
+        return MC_R_BAD_REQUEST;
+    }
+    if (c->visit_type != MEDCLEAR__VISIT_TYPE__OUTPATIENT &&
+        c->visit_type != MEDCLEAR__VISIT_TYPE__CHRONIC &&
+        c->visit_type != MEDCLEAR__VISIT_TYPE__INPATIENT) {
+        snprintf(text, text_size, "visit_type %d is not known", (int)c->visit_type);
+        return MC_R_BAD_REQUEST;
+    }
+    if (!c->totals || c->n_lines == 0) {
+        snprintf(text, text_size, "claim has no totals or no lines");
+        return MC_R_BAD_REQUEST;
+    }
+    /* The lines must add up to the totals, and each line's parts to its amount. */
+    int64_t sum[5] = {0};
+    for (size_t i = 0; i < c->n_lines; i++) {
+        const Medclear__LineSplit *l = c->lines[i];
+        int64_t parts[5] = {l->amount_fen, l->full_self_pay_fen, l->over_limit_fen,
+                            l->self_pay_first_fen, l->in_scope_fen};
+        for (int k = 0; k < 5; k++) {
+            if (parts[k] < 0 || parts[k] > MC_MONEY_MAX) {
+                snprintf(text, text_size, "line %d: amount negative or out of range", l->line_no);
+                return parts[k] < 0 ? MC_R_NEGATIVE_VALUE : MC_R_OVERFLOW;
+            }
+            sum[k] += parts[k];
+            if (sum[k] > MC_MONEY_MAX) {
+                snprintf(text, text_size, "claim total exceeds the accepted range");
+                return MC_R_OVERFLOW;
+            }
+        }
+        if (parts[1] + parts[2] + parts[3] + parts[4] != parts[0]) {
+            snprintf(text, text_size, "line %d: split parts do not add up to its amount",
+                     l->line_no);
+            return MC_R_AMOUNT_MISMATCH;
+        }
+    }
+    const Medclear__SplitTotals *t = c->totals;
+    if (sum[0] != t->total_fen || sum[1] != t->full_self_pay_fen || sum[2] != t->over_limit_fen ||
+        sum[3] != t->self_pay_first_fen || sum[4] != t->in_scope_fen) {
+        snprintf(text, text_size, "claim totals are not the sums of its lines");
+        return MC_R_AMOUNT_MISMATCH;
+    }
+    return MC_OK;
+}
+
+/* Reads the policy row (columns from 'version' on) into p. */
+static void read_policy(const PGresult *r, int c0, mc_policy_t *p, char *cap_group, size_t cg_size)
+{
+    memset(p, 0, sizeof(*p));
+    p->deductible_fen = mc_db_int(r, 0, c0 + 1);
+    p->deductible_scope =
+        strcmp(PQgetvalue(r, 0, c0 + 2), "PER_YEAR") == 0 ? MC_DED_PER_YEAR : MC_DED_PER_VISIT;
+    p->ratio_bp[0] = (int32_t)mc_db_int(r, 0, c0 + 3);
+    p->ratio_bp[1] = (int32_t)mc_db_int(r, 0, c0 + 4);
+    p->ratio_bp[2] = (int32_t)mc_db_int(r, 0, c0 + 5);
+    p->annual_cap_fen = mc_db_int(r, 0, c0 + 6);
+    snprintf(cap_group, cg_size, "%s", PQgetvalue(r, 0, c0 + 7));
+    p->tier2_ratio_bp = (int32_t)mc_db_int(r, 0, c0 + 8);
+    p->tier2_cap_fen = mc_db_int(r, 0, c0 + 9);
+    p->account_allowed = strcmp(PQgetvalue(r, 0, c0 + 10), "t") == 0;
+    p->reduction_bp[MC_REG_LONG_TERM] = 0;
+    p->reduction_bp[MC_REG_TEMP_REFERRAL] = (int32_t)mc_db_int(r, 0, c0 + 11);
+    p->reduction_bp[MC_REG_TEMP_EMERGENCY] = (int32_t)mc_db_int(r, 0, c0 + 12);
+    p->reduction_bp[MC_REG_TEMP_OTHER] = (int32_t)mc_db_int(r, 0, c0 + 13);
+}
+
+/*
+ * Adjudicates a checked claim: fills o. On MC_OK for a SETTLE, the accumulators,
+ * account and settlement are written. Returns MC_ERR_DB on a database error.
+ */
+static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
+{
+    PGresult *res = NULL;
+    char visit_date[11];
+    mc_date_format(c->visit_date, visit_date);
+
+    /* Person, registrations, chronic certification and policy in one round trip; the
+     * person row lock serializes every claim of this person. */
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, c->person_id);
+    mc_p_str(&p, c->insuring_region);
+    mc_p_str(&p, c->treating_region);
+    mc_p_str(&p, visit_date);
+    mc_p_str(&p, mc_visit_code(c->visit_type));
+    res = mc_db_run(db,
+                    "WITH person AS (SELECT person_id, insured_type, account_balance_fen "
+                    "  FROM insuring.persons WHERE person_id = $1 AND region = $2 FOR UPDATE) "
+                    "SELECT person.insured_type, person.account_balance_fen, "
+                    " (SELECT string_agg(reg_type || ':' || to_char(valid_from, 'YYYYMMDD') || ':' "
+                    "   || coalesce(to_char(valid_to, 'YYYYMMDD'), '0'), ',') "
+                    "   FROM insuring.registrations r WHERE r.person_id = $1 "
+                    "   AND r.treating_region = $3), "
+                    " EXISTS (SELECT 1 FROM insuring.chronic_certifications cc "
+                    "   WHERE cc.person_id = $1 AND cc.valid_from <= $4::date "
+                    "   AND (cc.valid_to IS NULL OR cc.valid_to >= $4::date)), "
+                    " pol.version, pol.deductible_fen, pol.deductible_scope, pol.ratio_l1_bp, "
+                    " pol.ratio_l2_bp, pol.ratio_l3_bp, pol.annual_cap_fen, pol.cap_group, "
+                    " pol.tier2_ratio_bp, pol.tier2_cap_fen, pol.account_allowed, "
+                    " pol.reduction_referral_bp, pol.reduction_emergency_bp, pol.reduction_other_bp "
+                    "FROM person LEFT JOIN LATERAL (SELECT * FROM insuring.policies "
+                    "  WHERE region = $2 AND insured_type = person.insured_type "
+                    "  AND visit_type = $5 AND effective_from <= $4::date "
+                    "  ORDER BY effective_from DESC LIMIT 1) pol ON true",
+                    &p);
+    if (!res)
+        return MC_ERR_DB;
+    if (PQntuples(res) == 0) {
+        o->reason = MC_R_UNKNOWN_PERSON;
+        snprintf(o->text, sizeof(o->text), "person \"%s\" is not insured in region %s",
+                 c->person_id, c->insuring_region);
+        goto out;
+    }
+    mc_insured_type_parse(PQgetvalue(res, 0, 0), &o->insured);
+    int64_t balance = mc_db_int(res, 0, 1);
+
+    mc_registration_t regs[MAX_REGS];
+    int n_regs = 0;
+    char regtext[2048];
+    snprintf(regtext, sizeof(regtext), "%s", PQgetvalue(res, 0, 2));
+    char *save = NULL;
+    for (char *tok = strtok_r(regtext, ",", &save); tok && n_regs < MAX_REGS;
+         tok = strtok_r(NULL, ",", &save)) {
+        char type[32];
+        int from, to;
+        if (sscanf(tok, "%31[A-Z_]:%d:%d", type, &from, &to) != 3 ||
+            !mc_reg_type_parse(type, &regs[n_regs].type))
+            continue;
+        regs[n_regs].valid_from = from;
+        regs[n_regs].valid_to = to;
+        n_regs++;
+    }
+    bool chronic = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+    mc_visit_type_t visit = (mc_visit_type_t)c->visit_type;
+    o->reason = mc_policy_registration(regs, n_regs, c->visit_date, c->emergency, visit, chronic,
+                                       &o->reg);
+    if (o->reason != MC_OK) {
+        snprintf(o->text, sizeof(o->text), "%s for treating region %s on %s",
+                 o->reason == MC_R_NOT_ELIGIBLE ? "no certified chronic disease"
+                 : o->reason == MC_R_REGISTRATION_EXPIRED
+                     ? "registration not valid"
+                     : "no registration",
+                 c->treating_region, visit_date);
+        goto out;
+    }
+    if (PQgetisnull(res, 0, 4)) {
+        o->reason = MC_R_NO_POLICY;
+        snprintf(o->text, sizeof(o->text), "no %s %s policy of region %s in force on %s",
+                 PQgetvalue(res, 0, 0), mc_visit_code(c->visit_type), c->insuring_region,
+                 visit_date);
+        goto out;
+    }
+    snprintf(o->policy_version, sizeof(o->policy_version), "%s", PQgetvalue(res, 0, 4));
+    mc_policy_t pol;
+    char cap_group[64];
+    read_policy(res, 4, &pol, cap_group, sizeof(cap_group));
+    snprintf(o->cap_group, sizeof(o->cap_group), "%s", cap_group);
+    o->scope = pol.deductible_scope;
+    PQclear(res);
+    res = NULL;
+
+    /* Accumulators of the calendar year of the visit, for the policy's cap group. */
+    int year = c->visit_date / 10000;
+    o->year = year;
+    mc_params_init(&p);
+    mc_p_str(&p, c->person_id);
+    mc_p_int(&p, year);
+    mc_p_str(&p, cap_group);
+    res = mc_db_run(db,
+                    "SELECT ytd_deductible_fen, ytd_fund_paid_fen, ytd_tier2_paid_fen "
+                    "FROM insuring.accumulators WHERE person_id = $1 AND year = $2 "
+                    "AND cap_group = $3",
+                    &p);
+    if (!res)
+        return MC_ERR_DB;
+    mc_accum_t acc = {0, 0, 0};
+    if (PQntuples(res) == 1) {
+        acc.ytd_deductible_fen = mc_db_int(res, 0, 0);
+        acc.ytd_fund_paid_fen = mc_db_int(res, 0, 1);
+        acc.ytd_tier2_paid_fen = mc_db_int(res, 0, 2);
+    }
+    PQclear(res);
+    res = NULL;
+
+    o->reason = mc_policy_pay(&pol, o->reg, c->hospital_level, c->totals->total_fen,
+                              c->totals->in_scope_fen, &acc, balance, &o->pay);
+    if (o->reason != MC_OK) {
+        snprintf(o->text, sizeof(o->text), "policy %s cannot be applied to this claim",
+                 o->policy_version);
+        goto out;
+    }
+    if (c->kind != MEDCLEAR__KIND__SETTLE)
+        goto out; /* PRESETTLE: the same computation, nothing committed */
+
+    mc_accum_t before = acc;
+    int64_t new_balance = balance;
+    mc_policy_apply(&pol, &o->pay, +1, &acc, &new_balance);
+    mc_params_init(&p);
+    mc_p_str(&p, c->person_id);
+    mc_p_int(&p, year);
+    mc_p_str(&p, cap_group);
+    mc_p_int(&p, acc.ytd_deductible_fen - before.ytd_deductible_fen);
+    mc_p_int(&p, acc.ytd_fund_paid_fen - before.ytd_fund_paid_fen);
+    mc_p_int(&p, acc.ytd_tier2_paid_fen - before.ytd_tier2_paid_fen);
+    mc_p_int(&p, balance - new_balance);
+    mc_p_str(&p, c->insuring_region);
+    res = mc_db_run(db,
+                    "WITH a AS (INSERT INTO insuring.accumulators AS a (person_id, year, cap_group, "
+                    "ytd_deductible_fen, ytd_fund_paid_fen, ytd_tier2_paid_fen) "
+                    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (person_id, year, cap_group) "
+                    "DO UPDATE SET ytd_deductible_fen = a.ytd_deductible_fen + $4, "
+                    "ytd_fund_paid_fen = a.ytd_fund_paid_fen + $5, "
+                    "ytd_tier2_paid_fen = a.ytd_tier2_paid_fen + $6 RETURNING 1), "
+                    "b AS (UPDATE insuring.persons SET account_balance_fen = "
+                    "account_balance_fen - $7 WHERE person_id = $1 RETURNING 1) "
+                    "SELECT 'S' || $8 || lpad(nextval('insuring.settlement_seq')::text, 12, '0') "
+                    "FROM a, b",
+                    &p);
+    if (!res)
+        return MC_ERR_DB;
+    snprintf(o->settlement_id, sizeof(o->settlement_id), "%s", PQgetvalue(res, 0, 0));
+out:
+    if (res)
+        PQclear(res);
+    return MC_ERR_OK;
+}
+
+/* Records the outcome of a claim, accepted or not, as its settlement row. */
+static mc_err_t record(PGconn *db, const Medclear__Claim *c, const outcome_t *o)
+{
+    char visit_date[11];
+    mc_date_format(mc_date_valid(c->visit_date) ? c->visit_date : 19000101, visit_date);
+    const char *status = o->reason != MC_OK                   ? "REJECTED"
+                         : c->kind == MEDCLEAR__KIND__SETTLE ? "SETTLED"
+                                                             : "COMPUTED";
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, c->claim_id);
+    mc_p_str(&p, c->request_id);
+    mc_p_str(&p, mc_kind_code(c->kind));
+    mc_p_str(&p, c->person_id);
+    mc_p_str(&p, c->insuring_region);
+    mc_p_str(&p, c->treating_region);
+    mc_p_str(&p, c->hospital_code);
+    mc_p_int(&p, c->hospital_level);
+    mc_p_str(&p, mc_visit_code(c->visit_type));
+    mc_p_str(&p, visit_date);
+    mc_p_str(&p, status);
+    mc_p_str(&p, o->reason != MC_OK ? mc_reason_code(o->reason) : NULL);
+    mc_p_str(&p, o->policy_version[0] ? o->policy_version : NULL);
+    mc_p_str(&p, o->reason == MC_OK ? mc_reg_type_code(o->reg) : NULL);
+    mc_p_int(&p, c->totals ? c->totals->total_fen : 0);
+    mc_p_int(&p, c->totals ? c->totals->in_scope_fen : 0);
+    mc_p_int(&p, o->pay.deductible_fen);
+    mc_p_int(&p, o->pay.ratio_bp);
+    mc_p_int(&p, o->pay.fund_fen);
+    mc_p_int(&p, o->pay.tier2_fen);
+    mc_p_int(&p, o->pay.account_fen);
+    mc_p_int(&p, o->pay.cash_fen);
+    bool settled = o->reason == MC_OK && c->kind == MEDCLEAR__KIND__SETTLE;
+    mc_p_str(&p, settled ? o->settlement_id : NULL);
+    if (settled)
+        mc_p_int(&p, o->year);
+    else
+        mc_p_str(&p, NULL);
+    mc_p_str(&p, settled ? o->cap_group : NULL);
+    mc_p_str(&p, settled ? (o->scope == MC_DED_PER_YEAR ? "PER_YEAR" : "PER_VISIT") : NULL);
+    /* Rejected claims are recorded too (also of unknown persons: no foreign key), so a
+     * resent claim gets the same answer and reconciliation sees every claim. */
+    return mc_db_do(db,
+                    "INSERT INTO insuring.settlements (claim_id, request_id, kind, person_id, "
+                    "insuring_region, treating_region, hospital_code, hospital_level, visit_type, "
+                    "visit_date, status, reason_code, policy_version, registration_type, "
+                    "total_fen, in_scope_fen, deductible_fen, ratio_bp, fund_fen, tier2_fen, "
+                    "account_fen, cash_fen, settlement_id, year, cap_group, deductible_scope) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, $12, $13, $14, "
+                    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+                    &p)
+               ? MC_ERR_OK
+               : MC_ERR_DB;
+}
+
+static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+{
+    const Medclear__Claim *c = env->claim;
+    const mc_config_t *cfg = mc_ctx_config(ctx);
+    PGconn *db = mc_ctx_db(ctx);
+    const char *party = mc_topic_party(mc_ctx_topic(ctx));
+    char text[320], own[7];
+
+    if (!mc_valid_id(c->claim_id, MC_ID_MAX))
+        return mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, "claim_id missing or malformed");
+    if (!mc_valid_region(c->insuring_region)) {
+        snprintf(text, sizeof(text), "insuring_region \"%.8s\" is not a region code",
+                 c->insuring_region);
+        return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_REGION, text);
+    }
+    mc_party_of(c->insuring_region, strcmp(cfg->scope, "national") == 0, own);
+    if (strcmp(own, party) != 0 || !mc_config_serves(cfg, c->insuring_region)) {
+        snprintf(text, sizeof(text), "claim for region %s arrived on the topic of party %s",
+                 c->insuring_region, party);
+        return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_REGION, text);
+    }
+    if (strcmp(env->source_region, c->treating_region) != 0) {
+        snprintf(text, sizeof(text), "claim of treating region %.8s sent by region %s",
+                 c->treating_region, env->source_region);
+        return mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, text);
+    }
+
+    /* A claim id already adjudicated (resent by the centre): its result again. */
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, c->claim_id);
+    PGresult *res = mc_db_run(db, "SELECT 1 FROM insuring.settlements WHERE claim_id = $1", &p);
+    if (!res)
+        return MC_ERR_DB;
+    bool seen = PQntuples(res) > 0;
+    PQclear(res);
+    if (seen) {
+        char topic[128];
+        bool found;
+        mc_bus_topic(cfg, topic, sizeof(topic), "results");
+        return mc_ctx_reemit(ctx, topic, c->claim_id, &found);
+    }
+
+    outcome_t o;
+    memset(&o, 0, sizeof(o));
+    o.reason = check_claim(c, o.text, sizeof(o.text));
+    if (o.reason == MC_OK && adjudicate(db, c, &o) != MC_ERR_OK)
+        return MC_ERR_DB;
+    mc_err_t err = record(db, c, &o);
+    if (err != MC_ERR_OK)
+        return err;
+    if (o.reason != MC_OK)
+        mc_debug("claim %s rejected: %s: %s", c->claim_id, mc_reason_code(o.reason), o.text);
+    return emit_result(ctx, env, c, &o);
+}
+
+mc_err_t insuring_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
+{
+    (void)opaque;
+    if (env->body_case != MEDCLEAR__ENVELOPE__BODY_CLAIM)
+        return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "claim topics carry claims only");
+    return on_claim(ctx, env);
+}

@@ -1,0 +1,13 @@
+/*
+ * Insuring region (参保地) message handling: claims routed by the clearing centre on
+ * mc.claims.<party> are adjudicated by the region's policy and answered on mc.results.
+ */
+#ifndef INSURING_H
+#define INSURING_H
+
+#include "mc_service.h"
+
+/* Handler of every message consumed by the insuring service. */
+mc_err_t insuring_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * The configuration table and its readers. Adding a key means one row in params[] and
+ * one field in mc_config_t; parsing, bounds, environment overrides, --help and the dump
+ * all follow from the row (PgBouncer's bouncer_params[] works the same way).
+ */
+#include "mc_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { P_STR, P_INT, P_REGIONS } ptype_t;
+
+typedef struct param {
+    const char *key;
+    ptype_t type;
+    const char *dflt;
+    int64_t min, max; /* P_INT bounds */
+    size_t offset;
+    size_t size; /* P_STR buffer size */
+    const char *help;
+} param_t;
+
+#define STR(k, field, d, h) {k, P_STR, d, 0, 0, offsetof(mc_config_t, field), sizeof(((mc_config_t *)0)->field), h}
+#define INT(k, field, d, lo, hi, h) {k, P_INT, d, lo, hi, offsetof(mc_config_t, field), 0, h}
+
+static const param_t params[] = {
+    {"service.regions", P_REGIONS, "", 0, 0, 0, 0,
+     "comma-separated 6-digit region codes this process serves"},
+    STR("clearing.scope", scope, "national",
+        "clearing centre scope: national (between provinces) or provincial (between cities)"),
+    STR("clearing.centre", centre, "000000",
+        "region code the clearing centre uses as source of the messages it originates"),
+    STR("db.conninfo", conninfo, "host=127.0.0.1 port=15432 user=medclear dbname=medclear",
+        "libpq connection string of this process's database"),
+    STR("topic.prefix", topic_prefix, "mc", "prefix of every topic name"),
+    STR("group.id", group_id, "", "consumer group (default: medclear-<role>)"),
+    INT("batch.max.messages", batch_max, "500", 1, 100000,
+        "most messages consumed and committed in one database transaction"),
+    INT("batch.timeout.ms", batch_timeout_ms, "20", 1, 60000,
+        "longest wait to fill a batch once its first message arrived"),
+    INT("message.max.bytes", message_max, "1048576", 1024, 16777216,
+        "largest message accepted from the bus; larger ones go to the dead-letter topic"),
+    INT("treating.reply.timeout.ms", reply_timeout_ms, "30000", 100, 86400000,
+        "how long `medclear submit --wait` waits for a reply"),
+    STR("log.level", log_level, "info", "lowest level logged: debug, info, warn, error"),
+    STR("sql.dir", sql_dir, MC_DEFAULT_SQL_DIR, "directory of the SQL migrations"),
+};
+
+#define N_PARAMS (sizeof(params) / sizeof(params[0]))
+
+static const param_t *find_param(const char *key)
+{
+    for (size_t i = 0; i < N_PARAMS; i++)
+        if (strcmp(params[i].key, key) == 0)
+            return &params[i];
+    return NULL;
+}
+
+static bool valid_region(const char *s)
+{
+    if (strlen(s) != 6)
+        return false;
+    for (int i = 0; i < 6; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static bool set_regions(mc_config_t *cfg, const char *value, char *errstr, size_t errstr_size)
+{
+    char buf[1024];
+    if (strlen(value) >= sizeof(buf)) {
+        snprintf(errstr, errstr_size, "service.regions: value too long");
+        return false;
+    }
+    strcpy(buf, value);
+    cfg->n_regions = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (!valid_region(tok)) {
+            snprintf(errstr, errstr_size, "service.regions: \"%s\" is not a 6-digit region code",
+                     tok);
+            return false;
+        }
+        if (cfg->n_regions == MC_MAX_REGIONS) {
+            snprintf(errstr, errstr_size, "service.regions: more than %d regions",
+                     MC_MAX_REGIONS);
+            return false;
+        }
+        strcpy(cfg->regions[cfg->n_regions++], tok);
+    }
+    return true;
+}
+
+static bool set_kafka(mc_config_t *cfg, const char *key, const char *value, char *errstr,
+                      size_t errstr_size)
+{
+    const char *k = key + strlen("kafka.");
+    if (*k == '\0' || strlen(k) >= sizeof(cfg->kafka_keys[0]) ||
+        strlen(value) >= sizeof(cfg->kafka_vals[0])) {
+        snprintf(errstr, errstr_size, "%s: key or value too long or empty", key);
+        return false;
+    }
+    int i;
+    for (i = 0; i < cfg->n_kafka; i++)
+        if (strcmp(cfg->kafka_keys[i], k) == 0)
+            break;
+    if (i == cfg->n_kafka) {
+        if (cfg->n_kafka == MC_MAX_KAFKA_PROPS) {
+            snprintf(errstr, errstr_size, "%s: more than %d kafka.* keys", key,
+                     MC_MAX_KAFKA_PROPS);
+            return false;
+        }
+        cfg->n_kafka++;
+        strcpy(cfg->kafka_keys[i], k);
+    }
+    strcpy(cfg->kafka_vals[i], value);
+    return true;
+}
+
+bool mc_config_set(mc_config_t *cfg, const char *key, const char *value, char *errstr,
+                   size_t errstr_size)
+{
+    if (strncmp(key, "kafka.", 6) == 0)
+        return set_kafka(cfg, key, value, errstr, errstr_size);
+
+    const param_t *p = find_param(key);
+    if (!p) {
+        snprintf(errstr, errstr_size, "unknown configuration key \"%s\" (see --help)", key);
+        return false;
+    }
+    char *field = (char *)cfg + p->offset;
+    switch (p->type) {
+    case P_STR:
+        if (strlen(value) >= p->size) {
+            snprintf(errstr, errstr_size, "%s: value longer than %zu characters", key,
+                     p->size - 1);
+            return false;
+        }
+        strcpy(field, value);
+        return true;
+    case P_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end != '\0') {
+            snprintf(errstr, errstr_size, "%s: \"%s\" is not an integer", key, value);
+            return false;
+        }
+        if (v < p->min || v > p->max) {
+            snprintf(errstr, errstr_size, "%s: %lld is outside %" PRId64 "..%" PRId64, key, v,
+                     p->min, p->max);
+            return false;
+        }
+        *(int64_t *)field = v;
+        return true;
+    }
+    case P_REGIONS:
+        return set_regions(cfg, value, errstr, errstr_size);
+    }
+    return false;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+bool mc_config_set_option(mc_config_t *cfg, const char *kv, char *errstr, size_t errstr_size)
+{
+    char buf[2048];
+    if (strlen(kv) >= sizeof(buf)) {
+        snprintf(errstr, errstr_size, "option too long");
+        return false;
+    }
+    strcpy(buf, kv);
+    char *eq = strchr(buf, '=');
+    if (!eq) {
+        snprintf(errstr, errstr_size, "-o expects key=value, got \"%s\"", kv);
+        return false;
+    }
+    *eq = '\0';
+    return mc_config_set(cfg, trim(buf), trim(eq + 1), errstr, errstr_size);
+}
+
+void mc_config_defaults(mc_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    char err[256];
+    for (size_t i = 0; i < N_PARAMS; i++)
+        if (!mc_config_set(cfg, params[i].key, params[i].dflt, err, sizeof(err)))
+            abort(); /* a default that does not parse is a bug in params[] */
+}
+
+static bool load_file(mc_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(errstr, errstr_size, "could not open config file \"%s\": %s", path,
+                 strerror(errno));
+        return false;
+    }
+    char line[2048];
+    int lineno = 0;
+    bool ok = true;
+    while (ok && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(errstr, errstr_size, "%s:%d: expected key = value", path, lineno);
+            ok = false;
+            break;
+        }
+        *eq = '\0';
+        char err[256];
+        if (!mc_config_set(cfg, trim(s), trim(eq + 1), err, sizeof(err))) {
+            snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, err);
+            ok = false;
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
+/* MEDCLEAR_DB_CONNINFO -> db.conninfo; MEDCLEAR_KAFKA_SASL_USERNAME -> kafka.sasl.username */
+static void env_to_key(const char *name, char *key, size_t size)
+{
+    size_t i = 0;
+    for (const char *p = name + strlen("MEDCLEAR_"); *p && i < size - 1; p++)
+        key[i++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+    key[i] = '\0';
+}
+
+extern char **environ;
+
+bool mc_config_load(mc_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
+{
+    if (path && !load_file(cfg, path, errstr, errstr_size))
+        return false;
+
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, "MEDCLEAR_", 9) != 0)
+            continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        char name[256], key[256];
+        size_t n = (size_t)(eq - *e);
+        if (n >= sizeof(name))
+            continue;
+        memcpy(name, *e, n);
+        name[n] = '\0';
+        env_to_key(name, key, sizeof(key));
+        /* Keys with underscores of their own (none yet) could not be reached; the
+         * environment never names a key the table lacks without an error. */
+        char err[256];
+        if (!mc_config_set(cfg, key, eq + 1, err, sizeof(err))) {
+            snprintf(errstr, errstr_size, "environment %s: %s", name, err);
+            return false;
+        }
+    }
+    return true;
+}
+
+void mc_config_help(FILE *out)
+{
+    fprintf(out, "configuration keys (file `key = value`, environment MEDCLEAR_KEY_NAME, "
+                 "or -o key=value):\n");
+    for (size_t i = 0; i < N_PARAMS; i++) {
+        const param_t *p = &params[i];
+        fprintf(out, "  %-28s %s\n  %-28s default: \"%s\"", p->key, p->help, "", p->dflt);
+        if (p->type == P_INT)
+            fprintf(out, " (%" PRId64 "..%" PRId64 ")", p->min, p->max);
+        fputc('\n', out);
+    }
+    fprintf(out, "  %-28s %s\n", "kafka.<property>",
+             "passed to librdkafka as <property> (e.g. kafka.bootstrap.servers)");
+}
+
+void mc_config_dump(const mc_config_t *cfg, FILE *out)
+{
+    for (size_t i = 0; i < N_PARAMS; i++) {
+        const param_t *p = &params[i];
+        const char *field = (const char *)cfg + p->offset;
+        switch (p->type) {
+        case P_STR:
+            fprintf(out, "%s = %s\n", p->key, field);
+            break;
+        case P_INT:
+            fprintf(out, "%s = %" PRId64 "\n", p->key, *(const int64_t *)field);
+            break;
+        case P_REGIONS:
+            fprintf(out, "%s = ", p->key);
+            for (int r = 0; r < cfg->n_regions; r++)
+                fprintf(out, "%s%s", r ? "," : "", cfg->regions[r]);
+            fputc('\n', out);
+            break;
+        }
+    }
+    for (int i = 0; i < cfg->n_kafka; i++) {
+        bool secret = strstr(cfg->kafka_keys[i], "password") != NULL;
+        fprintf(out, "kafka.%s = %s\n", cfg->kafka_keys[i], secret ? "********" : cfg->kafka_vals[i]);
+    }
+}
+
+bool mc_config_serves(const mc_config_t *cfg, const char *region)
+{
+    for (int i = 0; i < cfg->n_regions; i++)
+        if (strcmp(cfg->regions[i], region) == 0)
+            return true;
+    return false;
+}

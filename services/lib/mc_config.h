@@ -1,0 +1,69 @@
+/*
+ * Process configuration. Every process (the three services and the medclear tool) reads
+ * one file of `key = value` lines, then environment overrides (MEDCLEAR_DB_CONNINFO for
+ * db.conninfo: upper case, dots become underscores), then command-line `-o key=value`.
+ * All keys are described by one declarative table that also drives --help and the
+ * config dump. Keys starting with `kafka.` pass straight to librdkafka.
+ */
+#ifndef MC_CONFIG_H
+#define MC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MC_MAX_REGIONS 64
+#define MC_MAX_KAFKA_PROPS 64
+
+typedef struct mc_config {
+    char regions[MC_MAX_REGIONS][8]; /* service.regions: the regions this process serves */
+    int n_regions;
+    char scope[16];          /* clearing.scope: national | provincial */
+    char centre[8];          /* clearing.centre: region code the centre signs as */
+    char conninfo[512];      /* db.conninfo */
+    char topic_prefix[64];   /* topic.prefix */
+    char group_id[128];      /* group.id: consumer group of this role */
+    int64_t batch_max;       /* batch.max.messages */
+    int64_t batch_timeout_ms;/* batch.timeout.ms */
+    int64_t message_max;     /* message.max.bytes accepted from the bus */
+    int64_t reply_timeout_ms;/* treating.reply.timeout.ms */
+    char log_level[16];      /* log.level */
+    char sql_dir[512];       /* sql.dir: migrations, for `medclear db migrate` */
+    /* kafka.* passthrough, in the order given */
+    char kafka_keys[MC_MAX_KAFKA_PROPS][128];
+    char kafka_vals[MC_MAX_KAFKA_PROPS][512];
+    int n_kafka;
+} mc_config_t;
+
+/* Fills cfg with every key's default. */
+void mc_config_defaults(mc_config_t *cfg);
+
+/*
+ * Sets one key. Returns false and writes a message naming the key and the problem to
+ * errstr when the key is unknown or the value is out of bounds.
+ */
+bool mc_config_set(mc_config_t *cfg, const char *key, const char *value, char *errstr,
+                   size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Sets one "key=value" (a -o option). Errors as mc_config_set(). */
+bool mc_config_set_option(mc_config_t *cfg, const char *kv, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Reads a config file (NULL: none), then MEDCLEAR_* environment overrides. Errors name
+ * the file and line. Returns false on the first error.
+ */
+bool mc_config_load(mc_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Writes every key with its default and help text (for --help). */
+void mc_config_help(FILE *out);
+
+/* Writes the effective configuration (secrets in kafka.sasl.password are masked). */
+void mc_config_dump(const mc_config_t *cfg, FILE *out);
+
+/* True when region is listed in service.regions. */
+bool mc_config_serves(const mc_config_t *cfg, const char *region);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * Thin helpers over libpq: parameter lists built without string concatenation, one call
+ * that runs a parameterized statement and checks its status, and transaction verbs.
+ * Every PGresult returned is owned by the caller and released with PQclear().
+ */
+#ifndef MC_DB_H
+#define MC_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MC_DB_MAX_PARAMS 48
+
+/* Parameters of one statement. Values are borrowed: they must outlive the call. */
+typedef struct mc_params {
+    int n;
+    const char *values[MC_DB_MAX_PARAMS];
+    int lengths[MC_DB_MAX_PARAMS];
+    int formats[MC_DB_MAX_PARAMS];
+    char ints[MC_DB_MAX_PARAMS][24]; /* text of integer parameters, owned here */
+} mc_params_t;
+
+static inline void mc_params_init(mc_params_t *p) { p->n = 0; }
+
+/* Appends a text parameter; NULL is SQL NULL. */
+void mc_p_str(mc_params_t *p, const char *s);
+/* Appends an integer parameter (its text is kept inside p). */
+void mc_p_int(mc_params_t *p, int64_t v);
+/* Appends a boolean parameter. */
+void mc_p_bool(mc_params_t *p, bool v);
+/* Appends a bytea parameter sent in binary. */
+void mc_p_bytes(mc_params_t *p, const void *data, size_t len);
+
+/*
+ * Connects and checks the connection. Returns NULL and fills errstr on failure.
+ * The caller closes with PQfinish().
+ */
+PGconn *mc_db_connect(const char *conninfo, char *errstr, size_t errstr_size);
+
+/*
+ * Runs sql with params (NULL: none). Returns the result when its status is
+ * PGRES_COMMAND_OK or PGRES_TUPLES_OK; otherwise logs the error with the statement's
+ * first words, clears the result and returns NULL.
+ */
+PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params);
+
+/* Runs sql and discards the result. Returns false on error (already logged). */
+bool mc_db_do(PGconn *db, const char *sql, const mc_params_t *params)
+    __attribute__((warn_unused_result));
+
+/* int64 / string value of a result cell; "" and 0 for NULL. */
+int64_t mc_db_int(const PGresult *res, int row, int col);
+const char *mc_db_str(const PGresult *res, int row, int col);
+
+/*
+ * Builder of a PostgreSQL array literal ("{1,2}", {"a","b"}) for multi-row statements
+ * through unnest(): one parameter per column instead of one statement per row. Text
+ * elements are quoted and escaped, so any string is safe.
+ */
+typedef struct mc_array {
+    char *buf;
+    size_t len, cap;
+    int n;
+} mc_array_t;
+
+void mc_array_init(mc_array_t *a);
+void mc_array_int(mc_array_t *a, int64_t v);
+void mc_array_str(mc_array_t *a, const char *s);
+/* Returns the finished literal, owned by a until mc_array_free(). */
+const char *mc_array_text(mc_array_t *a);
+void mc_array_free(mc_array_t *a);
+
+/* True when the connection is no longer usable (the server went away). */
+bool mc_db_broken(PGconn *db);
+
+#endif

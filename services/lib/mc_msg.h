@@ -1,0 +1,21 @@
+/*
+ * Checks of message bodies shared by more than one service.
+ */
+#ifndef MC_MSG_H
+#define MC_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc_reason.h"
+#include "medclear.pb-c.h"
+
+/*
+ * Checks a claim result against the total of its claim: an accepted result has a
+ * payment whose amounts are within range and add up to total_fen. A rejected result
+ * passes. Returns MC_OK or a reason with text naming the problem.
+ */
+mc_reason_t mc_msg_check_result(const Medclear__ClaimResult *res, int64_t total_fen, char *text,
+                                size_t text_size);
+
+#endif

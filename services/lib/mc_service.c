@@ -1,0 +1,544 @@
+/*
+ * The batch loop shared by the three services: inbox, handler, outbox, publish, offsets.
+ * The database is the source of truth: a message counts as processed once its inbox row
+ * has committed, and what it caused is in the outbox in the same transaction, so a crash
+ * anywhere loses nothing: uncommitted work is redelivered by Kafka (offsets are committed
+ * last), committed but unpublished outbox rows are published at the next start.
+ */
+#include "mc_service.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_db.h"
+#include "mc_log.h"
+
+/* One outbox row waiting to be published after the commit. */
+typedef struct pending {
+    int64_t id;
+    char topic[128];
+    char key[MC_ID_MAX + 1];
+    uint8_t *payload;
+    size_t len;
+    char reason[32]; /* dead letters only: reason code */
+    char detail[256];
+    char source[160]; /* dead letters only: topic/partition/offset of the original */
+    int delivered;    /* set by the delivery report: 1 ok, -1 failed */
+} pending_t;
+
+struct mc_service {
+    const mc_config_t *cfg;
+    const mc_service_def_t *def;
+    PGconn *db;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    char dlq_topic[128];
+    pending_t *pending;
+    int n_pending, cap_pending;
+    /* statements, schema-qualified at start-up */
+    char sql_inbox_insert[256];
+    char sql_inbox_hash[256];
+    char sql_outbox_insert[320];
+    char sql_outbox_reemit[400];
+    char sql_outbox_published[160];
+    char sql_outbox_unpublished[256];
+};
+
+struct mc_msg_ctx {
+    mc_service_t *svc;
+    const rd_kafka_message_t *msg;
+    const char *message_id; /* NULL until decoded */
+};
+
+PGconn *mc_ctx_db(mc_msg_ctx_t *ctx) { return ctx->svc->db; }
+const mc_config_t *mc_ctx_config(mc_msg_ctx_t *ctx) { return ctx->svc->cfg; }
+const char *mc_ctx_topic(mc_msg_ctx_t *ctx) { return rd_kafka_topic_name(ctx->msg->rkt); }
+const char *mc_ctx_message_id(mc_msg_ctx_t *ctx) { return ctx->message_id; }
+
+static pending_t *pending_add(mc_service_t *svc)
+{
+    if (svc->n_pending == svc->cap_pending) {
+        int cap = svc->cap_pending ? svc->cap_pending * 2 : 256;
+        pending_t *p = realloc(svc->pending, (size_t)cap * sizeof(*p));
+        if (!p)
+            abort();
+        svc->pending = p;
+        svc->cap_pending = cap;
+    }
+    pending_t *p = &svc->pending[svc->n_pending++];
+    memset(p, 0, sizeof(*p));
+    return p;
+}
+
+static void pending_truncate(mc_service_t *svc, int n)
+{
+    while (svc->n_pending > n)
+        free(svc->pending[--svc->n_pending].payload);
+}
+
+/* Inserts one outbox row and queues it for publishing. Takes ownership of payload. */
+static mc_err_t outbox_add(mc_msg_ctx_t *ctx, const char *topic, const char *key,
+                           uint8_t *payload, size_t len, mc_reason_t reason,
+                           const char *detail, const char *source)
+{
+    mc_service_t *svc = ctx->svc;
+    pending_t *p = pending_add(svc);
+    snprintf(p->topic, sizeof(p->topic), "%s", topic);
+    snprintf(p->key, sizeof(p->key), "%s", key ? key : "");
+    p->payload = payload;
+    p->len = len;
+    if (reason != MC_OK) {
+        snprintf(p->reason, sizeof(p->reason), "%s", mc_reason_code(reason));
+        snprintf(p->detail, sizeof(p->detail), "%s", detail ? detail : "");
+        snprintf(p->source, sizeof(p->source), "%s", source ? source : "");
+    }
+
+    mc_params_t prm;
+    mc_params_init(&prm);
+    mc_p_str(&prm, ctx->message_id);
+    mc_p_str(&prm, p->topic);
+    mc_p_str(&prm, p->key);
+    mc_p_bytes(&prm, p->payload, p->len);
+    mc_p_str(&prm, reason != MC_OK ? p->reason : NULL);
+    mc_p_str(&prm, reason != MC_OK ? p->detail : NULL);
+    mc_p_str(&prm, reason != MC_OK ? p->source : NULL);
+    PGresult *res = mc_db_run(svc->db, svc->sql_outbox_insert, &prm);
+    if (!res) {
+        pending_truncate(svc, svc->n_pending - 1);
+        return MC_ERR_DB;
+    }
+    p->id = mc_db_int(res, 0, 0);
+    PQclear(res);
+    return MC_ERR_OK;
+}
+
+mc_err_t mc_ctx_emit(mc_msg_ctx_t *ctx, const char *topic, const char *key,
+                     const Medclear__Envelope *env)
+{
+    size_t len;
+    uint8_t *buf = mc_envelope_pack(env, &len);
+    return outbox_add(ctx, topic, key, buf, len, MC_OK, NULL, NULL);
+}
+
+mc_err_t mc_ctx_forward(mc_msg_ctx_t *ctx, const char *topic, const char *key)
+{
+    const rd_kafka_message_t *m = ctx->msg;
+    uint8_t *copy = malloc(m->len ? m->len : 1);
+    if (!copy)
+        abort();
+    if (m->len)
+        memcpy(copy, m->payload, m->len);
+    return outbox_add(ctx, topic, key, copy, m->len, MC_OK, NULL, NULL);
+}
+
+mc_err_t mc_ctx_dead_letter(mc_msg_ctx_t *ctx, mc_reason_t reason, const char *detail)
+{
+    const rd_kafka_message_t *m = ctx->msg;
+    char source[160];
+    snprintf(source, sizeof(source), "%s/%" PRId32 "/%" PRId64, rd_kafka_topic_name(m->rkt),
+             m->partition, m->offset);
+    mc_warn("dead letter from %s: %s: %s", source, mc_reason_code(reason), detail);
+
+    uint8_t *copy = malloc(m->len ? m->len : 1);
+    if (!copy)
+        abort();
+    if (m->len)
+        memcpy(copy, m->payload, m->len);
+    char key[MC_ID_MAX + 1] = "";
+    if (m->key_len)
+        snprintf(key, sizeof(key), "%.*s", (int)(m->key_len < MC_ID_MAX ? m->key_len : MC_ID_MAX),
+                 (const char *)m->key);
+    return outbox_add(ctx, ctx->svc->dlq_topic, key, copy, m->len, reason, detail, source);
+}
+
+mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bool *found)
+{
+    mc_service_t *svc = ctx->svc;
+    mc_params_t prm;
+    mc_params_init(&prm);
+    mc_p_str(&prm, topic);
+    mc_p_str(&prm, key);
+    mc_p_str(&prm, ctx->message_id);
+    /* binary results so the payload comes back as raw bytes */
+    PGresult *res = PQexecParams(svc->db, svc->sql_outbox_reemit, prm.n, NULL, prm.values,
+                                 prm.lengths, prm.formats, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        mc_error("could not re-emit to %s key %s: %s", topic, key, PQresultErrorMessage(res));
+        PQclear(res);
+        return MC_ERR_DB;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        pending_t *p = pending_add(svc);
+        p->id = mc_db_int(res, i, 0);
+        snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, i, 1));
+        snprintf(p->key, sizeof(p->key), "%s", PQgetvalue(res, i, 2));
+        size_t len;
+        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 3), &len);
+        p->payload = malloc(len ? len : 1);
+        if (!p->payload || !raw)
+            abort();
+        memcpy(p->payload, raw, len);
+        p->len = len;
+        PQfreemem(raw);
+    }
+    *found = PQntuples(res) > 0;
+    PQclear(res);
+    return MC_ERR_OK;
+}
+
+static void build_sql(mc_service_t *svc)
+{
+    const char *s = svc->def->schema;
+    snprintf(svc->sql_inbox_insert, sizeof(svc->sql_inbox_insert),
+             "INSERT INTO %s.inbox (message_id, payload_hash, topic, partition, kafka_offset) "
+             "VALUES ($1, sha256($2), $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+             s);
+    snprintf(svc->sql_inbox_hash, sizeof(svc->sql_inbox_hash),
+             "SELECT payload_hash = sha256($2) FROM %s.inbox WHERE message_id = $1", s);
+    snprintf(svc->sql_outbox_insert, sizeof(svc->sql_outbox_insert),
+             "INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, reason, detail, source) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             s);
+    snprintf(svc->sql_outbox_reemit, sizeof(svc->sql_outbox_reemit),
+             "INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, resent_of) "
+             "SELECT $3, topic, msg_key, payload, id FROM %s.outbox "
+             "WHERE topic = $1 AND msg_key = $2 AND resent_of IS NULL AND reason IS NULL "
+             "ORDER BY id DESC LIMIT 1 "
+             "RETURNING id, topic, msg_key, payload",
+             s, s);
+    snprintf(svc->sql_outbox_published, sizeof(svc->sql_outbox_published),
+             "UPDATE %s.outbox SET published_at = now() WHERE id = ANY($1::bigint[])", s);
+    snprintf(svc->sql_outbox_unpublished, sizeof(svc->sql_outbox_unpublished),
+             "SELECT id, topic, msg_key, payload, reason, detail, source FROM %s.outbox "
+             "WHERE published_at IS NULL ORDER BY id LIMIT 10000",
+             s);
+}
+
+/* Produces every pending row, waits for delivery and marks delivered rows published.
+ * Rows that failed stay unpublished and are retried by publish_backlog(). */
+static bool publish_pending(mc_service_t *svc)
+{
+    if (svc->n_pending == 0)
+        return true;
+    for (int i = 0; i < svc->n_pending; i++) {
+        pending_t *p = &svc->pending[i];
+        rd_kafka_headers_t *hdrs = NULL;
+        if (p->reason[0]) {
+            hdrs = rd_kafka_headers_new(4);
+            rd_kafka_header_add(hdrs, "reason", -1, p->reason, -1);
+            rd_kafka_header_add(hdrs, "detail", -1, p->detail, -1);
+            rd_kafka_header_add(hdrs, "source", -1, p->source, -1);
+            rd_kafka_header_add(hdrs, "service", -1, svc->def->role, -1);
+        }
+        rd_kafka_resp_err_t err;
+        do {
+            err = rd_kafka_producev(svc->producer, RD_KAFKA_V_TOPIC(p->topic),
+                                    RD_KAFKA_V_KEY(p->key, strlen(p->key)),
+                                    RD_KAFKA_V_VALUE(p->payload, p->len),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&p->delivered),
+                                    RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(svc->producer, 50);
+        } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        if (err) {
+            mc_error("could not produce to %s: %s", p->topic, rd_kafka_err2str(err));
+            if (hdrs)
+                rd_kafka_headers_destroy(hdrs);
+            p->delivered = -1;
+        }
+    }
+    rd_kafka_flush(svc->producer, 30000);
+
+    /* "{1,2,3}" */
+    size_t cap = (size_t)svc->n_pending * 21 + 3, off = 0;
+    char *ids = malloc(cap);
+    if (!ids)
+        abort();
+    ids[off++] = '{';
+    int n_ok = 0;
+    for (int i = 0; i < svc->n_pending; i++) {
+        if (svc->pending[i].delivered != 1)
+            continue;
+        off += (size_t)snprintf(ids + off, cap - off, "%s%" PRId64, n_ok ? "," : "",
+                                svc->pending[i].id);
+        n_ok++;
+    }
+    ids[off++] = '}';
+    ids[off] = '\0';
+    bool all = n_ok == svc->n_pending;
+    bool ok = true;
+    if (n_ok > 0) {
+        mc_params_t prm;
+        mc_params_init(&prm);
+        mc_p_str(&prm, ids);
+        ok = mc_db_do(svc->db, svc->sql_outbox_published, &prm);
+    }
+    free(ids);
+    pending_truncate(svc, 0);
+    return ok && all;
+}
+
+/* Publishes outbox rows left unpublished (by a crash or a broker outage). */
+static bool publish_backlog(mc_service_t *svc)
+{
+    for (;;) {
+        PGresult *res = PQexecParams(svc->db, svc->sql_outbox_unpublished, 0, NULL, NULL, NULL,
+                                     NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            mc_error("could not read the outbox: %s", PQresultErrorMessage(res));
+            PQclear(res);
+            return false;
+        }
+        int n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+            pending_t *p = pending_add(svc);
+            p->id = mc_db_int(res, i, 0);
+            snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, i, 1));
+            snprintf(p->key, sizeof(p->key), "%s", PQgetvalue(res, i, 2));
+            size_t len;
+            unsigned char *raw =
+                PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 3), &len);
+            p->payload = malloc(len ? len : 1);
+            if (!raw || !p->payload)
+                abort();
+            memcpy(p->payload, raw, len);
+            p->len = len;
+            PQfreemem(raw);
+            snprintf(p->reason, sizeof(p->reason), "%s", PQgetvalue(res, i, 4));
+            snprintf(p->detail, sizeof(p->detail), "%s", PQgetvalue(res, i, 5));
+            snprintf(p->source, sizeof(p->source), "%s", PQgetvalue(res, i, 6));
+        }
+        PQclear(res);
+        if (n > 0)
+            mc_info("publishing %d outbox rows left from before", n);
+        if (!publish_pending(svc))
+            return false;
+        if (n < 10000)
+            return true;
+    }
+}
+
+mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def,
+                             const char *const *topics, int n_topics,
+                             const char *const *extra_topics, int n_extra, char *errstr,
+                             size_t errstr_size)
+{
+    mc_service_t *svc = calloc(1, sizeof(*svc));
+    if (!svc)
+        abort();
+    svc->cfg = cfg;
+    svc->def = def;
+    mc_bus_topic(cfg, svc->dlq_topic, sizeof(svc->dlq_topic), "dlq");
+    build_sql(svc);
+
+    svc->db = mc_db_connect(cfg->conninfo, errstr, errstr_size);
+    if (!svc->db)
+        goto fail;
+    svc->producer = mc_bus_producer(cfg, errstr, errstr_size);
+    if (!svc->producer)
+        goto fail;
+
+    /* Create every topic this service touches before subscribing, so a fresh broker
+     * does not leave the consumer waiting on topics that appear later. */
+    int n_all = n_topics + n_extra + 1;
+    const char **all = calloc((size_t)n_all, sizeof(*all));
+    if (!all)
+        abort();
+    for (int i = 0; i < n_topics; i++)
+        all[i] = topics[i];
+    for (int i = 0; i < n_extra; i++)
+        all[n_topics + i] = extra_topics[i];
+    all[n_all - 1] = svc->dlq_topic;
+    bool created = mc_bus_ensure_topics(svc->producer, all, n_all, errstr, errstr_size);
+    free(all);
+    if (!created)
+        goto fail;
+
+    char group[160];
+    if (cfg->group_id[0])
+        snprintf(group, sizeof(group), "%s", cfg->group_id);
+    else
+        snprintf(group, sizeof(group), "medclear-%s", def->role);
+    svc->consumer = mc_bus_consumer(cfg, group, topics, n_topics, errstr, errstr_size);
+    if (!svc->consumer)
+        goto fail;
+    return svc;
+fail:
+    mc_service_destroy(svc);
+    return NULL;
+}
+
+/* Records the message in the inbox and hands it to the handler or duplicate handler. */
+static mc_err_t apply_one(mc_service_t *svc, mc_msg_ctx_t *ctx)
+{
+    const rd_kafka_message_t *m = ctx->msg;
+    char detail[256];
+    Medclear__Envelope *env = NULL;
+    mc_reason_t r = mc_envelope_decode(m->payload, m->len, (size_t)svc->cfg->message_max, &env,
+                                       detail, sizeof(detail));
+    if (r != MC_OK)
+        return mc_ctx_dead_letter(ctx, r, detail);
+    ctx->message_id = env->message_id;
+
+    mc_err_t err;
+    mc_params_t prm;
+    mc_params_init(&prm);
+    mc_p_str(&prm, env->message_id);
+    mc_p_bytes(&prm, m->payload, m->len);
+    mc_p_str(&prm, rd_kafka_topic_name(m->rkt));
+    mc_p_int(&prm, m->partition);
+    mc_p_int(&prm, m->offset);
+    PGresult *res = mc_db_run(svc->db, svc->sql_inbox_insert, &prm);
+    if (!res) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+    bool fresh = PQntuples(res) == 1;
+    PQclear(res);
+
+    if (fresh) {
+        err = svc->def->handle(ctx, env, svc->def->opaque);
+        goto out;
+    }
+
+    prm.n = 2;
+    res = mc_db_run(svc->db, svc->sql_inbox_hash, &prm);
+    if (!res) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+    bool same = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    mc_debug("duplicate message %s (%s payload)", env->message_id, same ? "same" : "modified");
+    if (svc->def->duplicate)
+        err = svc->def->duplicate(ctx, env, same, svc->def->opaque);
+    else if (same)
+        err = MC_ERR_OK;
+    else
+        err = mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED,
+                                 "message id seen before with a different payload");
+out:
+    medclear__envelope__free_unpacked(env, NULL);
+    ctx->message_id = NULL;
+    return err;
+}
+
+/* Applies one batch in one transaction. Returns false when the database is lost. */
+static bool apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n)
+{
+    if (!mc_db_do(svc->db, "BEGIN", NULL))
+        return false;
+    for (int i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        if (m->err) {
+            mc_warn("consumer error on %s: %s", m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
+                    rd_kafka_message_errstr(m));
+            continue;
+        }
+        mc_msg_ctx_t ctx = {.svc = svc, .msg = m};
+        int mark = svc->n_pending;
+        if (!mc_db_do(svc->db, "SAVEPOINT msg", NULL))
+            goto lost;
+        mc_err_t err = apply_one(svc, &ctx);
+        if (err == MC_ERR_OK) {
+            if (!mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
+                goto lost;
+            continue;
+        }
+        /* The message is undone alone; a broken connection ends the batch instead. */
+        pending_truncate(svc, mark);
+        if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK TO SAVEPOINT msg", NULL))
+            goto lost;
+        if (err == MC_ERR_DB) {
+            char detail[256];
+            snprintf(detail, sizeof(detail), "could not apply: %s", PQerrorMessage(svc->db));
+            ctx.message_id = "";
+            if (mc_ctx_dead_letter(&ctx, MC_R_INTERNAL, detail) != MC_ERR_OK)
+                goto lost;
+        }
+        if (!mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
+            goto lost;
+    }
+    if (!mc_db_do(svc->db, "COMMIT", NULL))
+        goto lost;
+    return true;
+lost:
+    pending_truncate(svc, 0);
+    if (!mc_db_broken(svc->db) && !mc_db_do(svc->db, "ROLLBACK", NULL))
+        mc_error("could not roll back the batch");
+    return false;
+}
+
+int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
+{
+    int max = (int)svc->cfg->batch_max;
+    rd_kafka_message_t **msgs = calloc((size_t)max, sizeof(*msgs));
+    int rc = 0;
+    if (!msgs)
+        abort();
+    if (!publish_backlog(svc)) {
+        free(msgs);
+        return 1;
+    }
+    mc_info("running");
+
+    while (*running) {
+        int n = 0;
+        rd_kafka_message_t *first = rd_kafka_consumer_poll(svc->consumer, 100);
+        if (!first)
+            continue;
+        msgs[n++] = first;
+        int64_t deadline = mc_now_ms() + svc->cfg->batch_timeout_ms;
+        while (n < max) {
+            int64_t left = deadline - mc_now_ms();
+            if (left <= 0)
+                break;
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(svc->consumer, (int)left);
+            if (!m)
+                break;
+            msgs[n++] = m;
+        }
+
+        bool applied = apply_batch(svc, msgs, n);
+        for (int i = 0; i < n; i++)
+            rd_kafka_message_destroy(msgs[i]);
+        if (!applied) {
+            /* Offsets stay uncommitted, so the batch is redelivered to the next
+             * instance; leaving now lets the supervisor restart us cleanly. */
+            mc_error("database lost during a batch; stopping so the batch is redelivered");
+            rc = 1;
+            break;
+        }
+        if (!publish_pending(svc) && !publish_backlog(svc)) {
+            mc_warn("outbox not fully published; will retry");
+        }
+        rd_kafka_resp_err_t err = rd_kafka_commit(svc->consumer, NULL, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            mc_warn("could not commit offsets: %s", rd_kafka_err2str(err));
+    }
+    free(msgs);
+    mc_info("stopping");
+    return rc;
+}
+
+void mc_service_destroy(mc_service_t *svc)
+{
+    if (!svc)
+        return;
+    if (svc->consumer) {
+        rd_kafka_consumer_close(svc->consumer);
+        rd_kafka_destroy(svc->consumer);
+    }
+    if (svc->producer) {
+        rd_kafka_flush(svc->producer, 10000);
+        rd_kafka_destroy(svc->producer);
+    }
+    if (svc->db)
+        PQfinish(svc->db);
+    pending_truncate(svc, 0);
+    free(svc->pending);
+    free(svc);
+}

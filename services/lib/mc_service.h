@@ -1,0 +1,95 @@
+/*
+ * The consume-apply-publish loop every service runs (DESIGN.md section 4). A service
+ * supplies a handler per decoded message; this module does the rest:
+ *
+ *   poll a batch -> BEGIN -> per message: decode, record its id in the inbox (duplicates
+ *   go to the duplicate handler), run the handler under a savepoint, which writes state
+ *   and outgoing messages into the outbox -> COMMIT -> publish the outbox with the
+ *   idempotent producer -> mark rows published -> commit Kafka offsets.
+ *
+ * A message the handler cannot process (bad bytes, a database error of its own) is
+ * rolled back alone and sent to the dead-letter topic; the partition keeps moving.
+ * Outbox rows left unpublished by a crash are published at the next start.
+ */
+#ifndef MC_SERVICE_H
+#define MC_SERVICE_H
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "mc_bus.h"
+#include "mc_config.h"
+#include "mc_reason.h"
+
+typedef enum mc_err {
+    MC_ERR_OK = 0,
+    MC_ERR_DB,      /* a statement failed; the message is rolled back */
+    MC_ERR_REJECT,  /* the message was dead-lettered by the handler; nothing applied */
+} mc_err_t;
+
+typedef struct mc_service mc_service_t;
+typedef struct mc_msg_ctx mc_msg_ctx_t;
+
+typedef struct mc_service_def {
+    const char *role;   /* "treating", "insuring", "clearing" */
+    const char *schema; /* database schema holding inbox and outbox */
+    /* Applies one new message inside the batch transaction. */
+    mc_err_t (*handle)(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque);
+    /*
+     * Called instead of handle when the message id was recorded before. same_payload is
+     * false when the bytes differ (a modified duplicate). NULL: same payload is skipped,
+     * a modified one is dead-lettered.
+     */
+    mc_err_t (*duplicate)(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, bool same_payload,
+                          void *opaque);
+    void *opaque;
+} mc_service_def_t;
+
+/*
+ * Connects to the database and the broker, creates the topics and subscribes. topics are
+ * the topics consumed; extra_topics are produced to and created too. Returns NULL and
+ * fills errstr on failure. cfg and def must outlive the service.
+ */
+mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def,
+                             const char *const *topics, int n_topics,
+                             const char *const *extra_topics, int n_extra, char *errstr,
+                             size_t errstr_size);
+
+/* Runs until *running becomes 0. Returns 0 on a clean stop, 1 on a fatal error. */
+int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running);
+
+/* Flushes the producer, leaves the group, closes the database. NULL is a no-op. */
+void mc_service_destroy(mc_service_t *svc);
+
+/* The database connection, inside the batch transaction. */
+PGconn *mc_ctx_db(mc_msg_ctx_t *ctx);
+const mc_config_t *mc_ctx_config(mc_msg_ctx_t *ctx);
+/* Topic the message was consumed from. */
+const char *mc_ctx_topic(mc_msg_ctx_t *ctx);
+/* Message id of the message being handled (the cause of what it emits). */
+const char *mc_ctx_message_id(mc_msg_ctx_t *ctx);
+
+/*
+ * Writes an outgoing message into the outbox; it is published after the commit.
+ * env is packed here and not retained.
+ */
+mc_err_t mc_ctx_emit(mc_msg_ctx_t *ctx, const char *topic, const char *key,
+                     const Medclear__Envelope *env);
+
+/*
+ * Writes the message being handled, byte for byte, into the outbox for topic: the
+ * clearing centre routes envelopes without re-signing them.
+ */
+mc_err_t mc_ctx_forward(mc_msg_ctx_t *ctx, const char *topic, const char *key);
+
+/*
+ * Re-emits the last message earlier emitted to topic with key, byte for byte (a
+ * duplicate request gets the earlier outcome again). *found is false when there is none.
+ */
+mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bool *found);
+
+/* Sends the message being handled to the dead-letter topic with reason and detail. */
+mc_err_t mc_ctx_dead_letter(mc_msg_ctx_t *ctx, mc_reason_t reason, const char *detail);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * medclear: the command line of operators, finance and agencies. Parses the global
+ * options (-c FILE, -o key=value) and hands the rest to one command.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_log.h"
+#include "tool.h"
+
+static const struct command {
+    const char *name;
+    int (*run)(const mc_config_t *cfg, int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"db", tool_db, "db migrate                 apply the SQL migrations not applied yet"},
+    {"data", tool_data, "data load DIR              load reference data (CSV) into every schema"},
+    {"submit", tool_submit,
+     "submit [options] FILE...   publish settlement requests; --wait prints the replies"},
+    {"dlq", tool_dlq, "dlq list [--json]          list the dead letters with their reasons"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: medclear [-c FILE] [-o key=value]... COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  medclear %s\n", commands[i].help);
+    fprintf(out, "\n");
+    mc_config_help(out);
+}
+
+const char *tool_yuan(long long fen, char out[32])
+{
+    unsigned long long a = fen < 0 ? 0ULL - (unsigned long long)fen : (unsigned long long)fen;
+    snprintf(out, 32, "%s%llu.%02llu", fen < 0 ? "-" : "", a / 100, a % 100);
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    mc_config_t cfg;
+    const char *path = NULL;
+    char err[512];
+    int i = 1;
+
+    mc_config_defaults(&cfg);
+    mc_log_init("medclear", MC_LOG_WARN);
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            i++; /* applied after the file below */
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "medclear: unknown option \"%s\" (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!mc_config_load(&cfg, path, err, sizeof(err))) {
+        fprintf(stderr, "medclear: %s\n", err);
+        return 2;
+    }
+    for (int j = 1; j < i; j++) {
+        if (strcmp(argv[j], "-o") != 0)
+            continue;
+        if (!mc_config_set_option(&cfg, argv[++j], err, sizeof(err))) {
+            fprintf(stderr, "medclear: %s\n", err);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t c = 0; c < N_COMMANDS; c++)
+        if (strcmp(argv[i], commands[c].name) == 0)
+            return commands[c].run(&cfg, argc - i - 1, argv + i + 1);
+    fprintf(stderr, "medclear: unknown command \"%s\" (see --help)\n", argv[i]);
+    return 2;
+}

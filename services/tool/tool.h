@@ -1,0 +1,19 @@
+/*
+ * The medclear command-line tool: one command per concern, each in its own file.
+ * Every command takes the parsed configuration and its own arguments and returns the
+ * process exit status (0 success, 1 failure, 2 bad usage).
+ */
+#ifndef TOOL_H
+#define TOOL_H
+
+#include "mc_config.h"
+
+int tool_db(const mc_config_t *cfg, int argc, char **argv);     /* db migrate */
+int tool_data(const mc_config_t *cfg, int argc, char **argv);   /* data load DIR */
+int tool_submit(const mc_config_t *cfg, int argc, char **argv); /* submit */
+int tool_dlq(const mc_config_t *cfg, int argc, char **argv);    /* dlq list */
+
+/* Formats fen as yuan with two decimals ("-12.05") into out[32]. */
+const char *tool_yuan(long long fen, char out[32]);
+
+#endif

@@ -1,0 +1,338 @@
+/*
+ * `medclear db migrate` and `medclear data load`: the database side of setting up.
+ *
+ * Migrations are the files sql/NNN_name.sql, applied in name order, each in its own
+ * transaction together with its row in public.schema_migrations, so a re-run applies
+ * nothing twice and a failed migration leaves nothing behind.
+ *
+ * Reference data (regions, hospitals, catalogs, persons, registrations, policies) is
+ * loaded from CSV files with a header row. All files go in one transaction: each is
+ * COPYed into a staging copy of its table (so PostgreSQL's own errors name the file's
+ * line and column) and merged by primary key, so loading twice changes nothing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_db.h"
+#include "tool.h"
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 8192, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0) {
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        abort();
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int sql_file_filter(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 4 && strcmp(d->d_name + n - 4, ".sql") == 0 && d->d_name[0] >= '0' &&
+           d->d_name[0] <= '9';
+}
+
+static int migrate(const mc_config_t *cfg)
+{
+    char err[512];
+    int rc = 1, applied = 0;
+    struct dirent **files = NULL;
+    int n = -1;
+    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
+    if (!db) {
+        fprintf(stderr, "medclear: %s\n", err);
+        return 1;
+    }
+    /* One migrator at a time; the lock is released when the session ends. */
+    if (!mc_db_do(db, "SELECT pg_advisory_lock(7245001)", NULL) ||
+        !mc_db_do(db,
+                  "CREATE TABLE IF NOT EXISTS public.schema_migrations (version text PRIMARY KEY, "
+                  "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                  NULL))
+        goto out;
+
+    n = scandir(cfg->sql_dir, &files, sql_file_filter, alphasort);
+    if (n < 0) {
+        fprintf(stderr, "medclear: could not read migrations directory \"%s\": %s\n",
+                cfg->sql_dir, strerror(errno));
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        char path[1024];
+        size_t len;
+        snprintf(path, sizeof(path), "%s/%s", cfg->sql_dir, files[i]->d_name);
+        char *sql = read_file(path, &len);
+        if (!sql) {
+            fprintf(stderr, "medclear: could not read \"%s\": %s\n", path, strerror(errno));
+            goto out;
+        }
+        mc_params_t p;
+        mc_params_init(&p);
+        mc_p_str(&p, files[i]->d_name);
+        mc_p_str(&p, sql);
+        PGresult *res = mc_db_run(db,
+                                  "SELECT checksum = md5($2) FROM public.schema_migrations "
+                                  "WHERE version = $1",
+                                  &p);
+        if (!res) {
+            free(sql);
+            goto out;
+        }
+        bool done = PQntuples(res) == 1;
+        if (done && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+            fprintf(stderr, "medclear: warning: %s changed since it was applied; "
+                            "write a new migration instead\n", files[i]->d_name);
+        PQclear(res);
+        if (done) {
+            free(sql);
+            continue;
+        }
+
+        bool ok = mc_db_do(db, "BEGIN", NULL);
+        if (ok) {
+            res = PQexec(db, sql);
+            ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+            if (!ok)
+                fprintf(stderr, "medclear: migration %s failed: %s", files[i]->d_name,
+                        PQresultErrorMessage(res));
+            PQclear(res);
+        }
+        ok = ok && mc_db_do(db,
+                            "INSERT INTO public.schema_migrations (version, checksum) "
+                            "VALUES ($1, md5($2))",
+                            &p);
+        ok = ok && mc_db_do(db, "COMMIT", NULL);
+        free(sql);
+        if (!ok) {
+            PQclear(PQexec(db, "ROLLBACK"));
+            goto out;
+        }
+        printf("applied %s\n", files[i]->d_name);
+        applied++;
+    }
+    if (applied == 0)
+        printf("database is up to date (%d migrations)\n", n);
+    rc = 0;
+out:
+    for (int i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+    PQfinish(db);
+    return rc;
+}
+
+int tool_db(const mc_config_t *cfg, int argc, char **argv)
+{
+    if (argc == 1 && strcmp(argv[0], "migrate") == 0)
+        return migrate(cfg);
+    fprintf(stderr, "usage: medclear db migrate\n");
+    return 2;
+}
+
+/* Files of a data directory, in load order (parents before children). */
+static const struct data_file {
+    const char *file;  /* relative to the data directory */
+    const char *table; /* schema-qualified */
+    const char *key;   /* primary key columns, for the merge */
+    const char *keep;  /* columns a reload never overwrites ("*": none), NULL: all are set */
+} data_files[] = {
+    {"treating/regions.csv", "treating.regions", "code", NULL},
+    {"treating/hospitals.csv", "treating.hospitals", "code", NULL},
+    {"treating/catalog.csv", "treating.catalog_items", "region, item_code, valid_from", NULL},
+    /* Balances and year-to-date figures are opening values: set once, then owned by the
+     * settlements, so loading the same files again never resets them. */
+    {"insuring/persons.csv", "insuring.persons", "person_id", "account_balance_fen"},
+    {"insuring/accumulators.csv", "insuring.accumulators", "person_id, year, cap_group", "*"},
+    {"insuring/registrations.csv", "insuring.registrations",
+     "person_id, treating_region, reg_type, valid_from", NULL},
+    {"insuring/chronic.csv", "insuring.chronic_certifications",
+     "person_id, disease_code, valid_from", NULL},
+    {"insuring/policies.csv", "insuring.policies",
+     "region, insured_type, visit_type, effective_from", NULL},
+    {"clearing/parties.csv", "clearing.parties", "code", NULL},
+};
+
+static bool valid_column(const char *s)
+{
+    if (!*s || !((*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+/* Loads one CSV file into its table. Returns rows merged, or -1 (error printed). */
+static long load_one(PGconn *db, const char *path, const struct data_file *df)
+{
+    size_t len;
+    char *csv = read_file(path, &len);
+    long rows = -1;
+    char cols[1024] = "", sets[4096] = "", sql[8192];
+    PGresult *res = NULL;
+    if (!csv) {
+        fprintf(stderr, "medclear: could not read \"%s\": %s\n", path, strerror(errno));
+        return -1;
+    }
+
+    /* The header names the columns; each must be a plain column name of the table. */
+    char header[1024];
+    size_t h = strcspn(csv, "\r\n");
+    if (h == 0 || h >= sizeof(header)) {
+        fprintf(stderr, "medclear: %s: line 1: expected a header row of column names\n", path);
+        goto out;
+    }
+    memcpy(header, csv, h);
+    header[h] = '\0';
+    char *save = NULL;
+    for (char *c = strtok_r(header, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+        while (*c == ' ')
+            c++;
+        if (!valid_column(c)) {
+            fprintf(stderr, "medclear: %s: line 1: \"%s\" is not a column name\n", path, c);
+            goto out;
+        }
+        size_t used = strlen(cols);
+        snprintf(cols + used, sizeof(cols) - used, "%s%s", used ? ", " : "", c);
+        char pad[80];
+        snprintf(pad, sizeof(pad), ",%s,", c);
+        char keys[256];
+        snprintf(keys, sizeof(keys), ",%s,", df->key);
+        for (char *k = keys; *k; k++)
+            if (*k == ' ')
+                memmove(k, k + 1, strlen(k));
+        char keep[256];
+        snprintf(keep, sizeof(keep), ",%s,", df->keep ? df->keep : "");
+        for (char *k = keep; *k; k++)
+            if (*k == ' ')
+                memmove(k, k + 1, strlen(k));
+        bool kept = strcmp(keep, ",*,") == 0 || strstr(keep, pad);
+        if (!strstr(keys, pad) && !kept) {
+            used = strlen(sets);
+            snprintf(sets + used, sizeof(sets) - used, "%s%s = EXCLUDED.%s", used ? ", " : "", c,
+                     c);
+        }
+    }
+
+    snprintf(sql, sizeof(sql),
+             "CREATE TEMP TABLE stage (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+             "ON COMMIT DROP",
+             df->table);
+    if (!mc_db_do(db, sql, NULL))
+        goto out;
+    snprintf(sql, sizeof(sql), "COPY stage (%s) FROM STDIN WITH (FORMAT csv, HEADER true)", cols);
+    res = PQexec(db, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        fprintf(stderr, "medclear: %s: %s", path, PQresultErrorMessage(res));
+        goto out;
+    }
+    PQclear(res);
+    res = NULL;
+    if (PQputCopyData(db, csv, (int)len) != 1 || PQputCopyEnd(db, NULL) != 1) {
+        fprintf(stderr, "medclear: %s: %s", path, PQerrorMessage(db));
+        goto out;
+    }
+    res = PQgetResult(db);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "medclear: %s: %s", path, PQresultErrorMessage(res));
+        const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
+        if (ctx)
+            fprintf(stderr, "  (%s)\n", ctx);
+        goto out;
+    }
+    PQclear(res);
+    res = NULL;
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO %s (%s) SELECT %s FROM stage ON CONFLICT (%s) DO %s%s", df->table, cols,
+             cols, df->key, sets[0] ? "UPDATE SET " : "NOTHING", sets);
+    res = PQexec(db, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "medclear: %s: %s", path, PQresultErrorMessage(res));
+        const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+        if (detail)
+            fprintf(stderr, "  (%s)\n", detail);
+        goto out;
+    }
+    rows = strtol(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    res = NULL;
+    if (!mc_db_do(db, "DROP TABLE stage", NULL))
+        rows = -1;
+out:
+    if (res)
+        PQclear(res);
+    free(csv);
+    return rows;
+}
+
+static int load(const mc_config_t *cfg, const char *dir)
+{
+    char err[512];
+    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
+    if (!db) {
+        fprintf(stderr, "medclear: %s\n", err);
+        return 1;
+    }
+    int rc = 1, loaded = 0;
+    if (!mc_db_do(db, "BEGIN", NULL))
+        goto out;
+    for (size_t i = 0; i < sizeof(data_files) / sizeof(data_files[0]); i++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, data_files[i].file);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* a data set need not have every kind of file */
+        fclose(f);
+        long rows = load_one(db, path, &data_files[i]);
+        if (rows < 0)
+            goto out;
+        printf("%-28s %6ld rows into %s\n", data_files[i].file, rows, data_files[i].table);
+        loaded++;
+    }
+    if (loaded == 0) {
+        fprintf(stderr, "medclear: no data files found under \"%s\"\n", dir);
+        goto out;
+    }
+    if (!mc_db_do(db, "COMMIT", NULL))
+        goto out;
+    rc = 0;
+out:
+    if (rc != 0) {
+        PQclear(PQexec(db, "ROLLBACK"));
+        fprintf(stderr, "medclear: nothing was loaded\n");
+    }
+    PQfinish(db);
+    return rc;
+}
+
+int tool_data(const mc_config_t *cfg, int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[0], "load") == 0)
+        return load(cfg, argv[1]);
+    fprintf(stderr, "usage: medclear data load DIR\n");
+    return 2;
+}

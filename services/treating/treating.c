@@ -1,0 +1,678 @@
+/*
+ * The treating region's side of a settlement: "the treating region's catalog" (就医地目录).
+ *
+ * request (mc.intake.R) -> checks -> catalog split per line -> claim (mc.claims)
+ * result  (mc.results.R) -> record -> reply (mc.reply.R)
+ *
+ * Everything a request is answered with is decided here or by the insuring region; a
+ * request that fails a check is answered REJECTED with a stable reason naming the
+ * problem and never reaches the clearing centre.
+ */
+#include "treating.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_date.h"
+#include "mc_db.h"
+#include "mc_log.h"
+#include "mc_money.h"
+#include "mc_msg.h"
+#include "mc_split.h"
+
+#define MAX_LINES 2000
+#define MAX_LINE_NO 99999
+
+static bool valid_item_code(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                  c == '.' || c == '-' || c == '_';
+        if (!ok || n >= 64)
+            return false;
+    }
+    return n > 0;
+}
+
+static mc_err_t emit_reply(mc_msg_ctx_t *ctx, const char *region, const char *trace_id,
+                           Medclear__SettlementReply *reply)
+{
+    char topic[128], id[33];
+    mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
+    Medclear__Envelope env;
+    mc_envelope_init(&env, id, region, trace_id);
+    env.body_case = MEDCLEAR__ENVELOPE__BODY_REPLY;
+    env.reply = reply;
+    return mc_ctx_emit(ctx, topic, reply->request_id, &env);
+}
+
+/* Records a rejected request and answers it. The request id was checked already. */
+static mc_err_t reject_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
+                               const Medclear__SettlementRequest *req, const char *region,
+                               const uint8_t *body, size_t body_len, mc_reason_t reason,
+                               const char *text)
+{
+    mc_debug("request %s rejected: %s: %s", req->request_id, mc_reason_code(reason), text);
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, req->request_id);
+    mc_p_str(&p, env->message_id);
+    mc_p_bytes(&p, body, body_len);
+    mc_p_str(&p, mc_kind_code(req->kind));
+    mc_p_str(&p, region);
+    mc_p_str(&p, req->hospital_code);
+    mc_p_str(&p, req->person_id);
+    mc_p_str(&p, req->insuring_region);
+    mc_p_str(&p, mc_reason_code(reason));
+    mc_p_str(&p, text);
+    if (!mc_db_do(mc_ctx_db(ctx),
+                  "INSERT INTO treating.requests (request_id, message_id, request_hash, kind, "
+                  "treating_region, hospital_code, person_id, insuring_region, status, "
+                  "reason_code, reason_text, replied_at) "
+                  "VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, 'REJECTED', $9, $10, now())",
+                  &p))
+        return MC_ERR_DB;
+
+    Medclear__SettlementReply reply;
+    medclear__settlement_reply__init(&reply);
+    reply.request_id = req->request_id;
+    reply.kind = req->kind;
+    reply.status = MEDCLEAR__STATUS__REJECTED;
+    reply.reason_code = (char *)mc_reason_code(reason);
+    reply.reason_text = (char *)text;
+    return emit_reply(ctx, region, env->trace_id, &reply);
+}
+
+/* Catalog items in force on the visit date for the codes of a request. */
+typedef struct catalog {
+    PGresult *res; /* item_code, class, self_pay_first_bp, price_ceiling_fen, version */
+} catalog_t;
+
+static bool catalog_load(PGconn *db, const char *region, const char *visit_date,
+                         const Medclear__SettlementRequest *req, catalog_t *cat)
+{
+    mc_array_t codes;
+    mc_array_init(&codes);
+    for (size_t i = 0; i < req->n_lines; i++)
+        mc_array_str(&codes, req->lines[i]->item_code);
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, region);
+    mc_p_str(&p, mc_array_text(&codes));
+    mc_p_str(&p, visit_date);
+    cat->res = mc_db_run(db,
+                         "SELECT DISTINCT ON (item_code) item_code, class, self_pay_first_bp, "
+                         "price_ceiling_fen, version FROM treating.catalog_items "
+                         "WHERE region = $1 AND item_code = ANY($2::text[]) "
+                         "AND valid_from <= $3::date AND (valid_to IS NULL OR valid_to >= $3::date) "
+                         "ORDER BY item_code, valid_from DESC",
+                         &p);
+    mc_array_free(&codes);
+    return cat->res != NULL;
+}
+
+/* Row of code in the catalog result, or -1 when the code is not in the catalog. */
+static int catalog_find(const catalog_t *cat, const char *code)
+{
+    for (int i = 0; i < PQntuples(cat->res); i++)
+        if (strcmp(PQgetvalue(cat->res, i, 0), code) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * Checks the request's shape and lines. Returns MC_OK or a reason with text naming the
+ * field or the line.
+ */
+static mc_reason_t check_request(const Medclear__SettlementRequest *req, const char *region,
+                                 char *text, size_t text_size)
+{
+    if (strcmp(req->treating_region, region) != 0) {
+        snprintf(text, text_size, "treating_region \"%.8s\" does not match intake topic region %s",
+                 req->treating_region, region);
+        return MC_R_BAD_REQUEST;
+    }
+    if (!mc_valid_id(req->person_id, MC_ID_MAX)) {
+        snprintf(text, text_size, "person_id missing or not printable ASCII of at most %d",
+                 MC_ID_MAX);
+        return MC_R_BAD_REQUEST;
+    }
+    if (!mc_valid_region(req->insuring_region)) {
+        snprintf(text, text_size, "insuring_region \"%.8s\" is not a 6-digit region code",
+                 req->insuring_region);
+        return MC_R_UNKNOWN_REGION;
+    }
+    if (!mc_date_valid(req->visit_date)) {
+        snprintf(text, text_size, "visit_date %d is not a valid yyyymmdd date", req->visit_date);
+        return MC_R_BAD_REQUEST;
+    }
+    if (req->visit_type != MEDCLEAR__VISIT_TYPE__OUTPATIENT &&
+        req->visit_type != MEDCLEAR__VISIT_TYPE__CHRONIC &&
+        req->visit_type != MEDCLEAR__VISIT_TYPE__INPATIENT) {
+        snprintf(text, text_size, "visit_type %d is not known", (int)req->visit_type);
+        return MC_R_BAD_REQUEST;
+    }
+    if (req->n_lines == 0 || req->n_lines > MAX_LINES) {
+        snprintf(text, text_size, "a request needs 1 to %d fee lines, got %zu", MAX_LINES,
+                 req->n_lines);
+        return MC_R_BAD_REQUEST;
+    }
+    static _Thread_local uint8_t seen[MAX_LINE_NO / 8 + 1];
+    memset(seen, 0, sizeof(seen));
+    for (size_t i = 0; i < req->n_lines; i++) {
+        const Medclear__FeeLine *l = req->lines[i];
+        if (l->line_no < 1 || l->line_no > MAX_LINE_NO) {
+            snprintf(text, text_size, "line %zu: line_no %d outside 1..%d", i + 1, l->line_no,
+                     MAX_LINE_NO);
+            return MC_R_BAD_REQUEST;
+        }
+        if (seen[l->line_no / 8] & (1u << (l->line_no % 8))) {
+            snprintf(text, text_size, "line %d: line_no appears twice", l->line_no);
+            return MC_R_BAD_REQUEST;
+        }
+        seen[l->line_no / 8] |= (uint8_t)(1u << (l->line_no % 8));
+        if (!valid_item_code(l->item_code)) {
+            snprintf(text, text_size,
+                     "line %d: item_code missing or not 1-64 characters of A-Z a-z 0-9 . - _",
+                     l->line_no);
+            return MC_R_BAD_REQUEST;
+        }
+        mc_fee_line_t fl = {l->quantity_milli, l->unit_price_fen, l->amount_fen};
+        mc_reason_t r = mc_split_check_line(&fl);
+        if (r == MC_R_AMOUNT_MISMATCH) {
+            snprintf(text, text_size,
+                     "line %d: amount_fen %" PRId64 " is not quantity_milli %" PRId64
+                     " x unit_price_fen %" PRId64 " / 1000 = %" PRId64,
+                     l->line_no, l->amount_fen, l->quantity_milli, l->unit_price_fen,
+                     mc_mul_div_round(l->quantity_milli, l->unit_price_fen, 1000));
+            return r;
+        }
+        if (r != MC_OK) {
+            snprintf(text, text_size, "line %d: quantity, price or amount %s", l->line_no,
+                     r == MC_R_NEGATIVE_VALUE ? "is negative" : "is out of range");
+            return r;
+        }
+    }
+    return MC_OK;
+}
+
+static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+{
+    const Medclear__SettlementRequest *req = env->request;
+    const char *region = mc_topic_party(mc_ctx_topic(ctx));
+    PGconn *db = mc_ctx_db(ctx);
+    char text[320];
+    mc_err_t err = MC_ERR_OK;
+    uint8_t *body = NULL;
+    size_t body_len = 0;
+    catalog_t cat = {NULL};
+    PGresult *res = NULL;
+    mc_array_t a_no, a_code, a_class, a_qty, a_price, a_amt, a_fsp, a_over, a_spf, a_scope;
+    bool arrays = false;
+
+    if (!mc_valid_id(req->request_id, MC_ID_MAX))
+        return mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST,
+                                  "request_id missing or not printable ASCII of at most 64");
+
+    body_len = medclear__settlement_request__get_packed_size(req);
+    body = malloc(body_len ? body_len : 1);
+    if (!body)
+        abort();
+    medclear__settlement_request__pack(req, body);
+
+    /* The same request id again: its earlier outcome, or a modified-duplicate rejection. */
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, req->request_id);
+    mc_p_bytes(&p, body, body_len);
+    res = mc_db_run(db,
+                    "SELECT request_hash = sha256($2), status FROM treating.requests "
+                    "WHERE request_id = $1",
+                    &p);
+    if (!res) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+    if (PQntuples(res) == 1) {
+        bool same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        res = NULL;
+        if (same) {
+            char topic[128];
+            bool found;
+            mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
+            err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
+        } else {
+            Medclear__SettlementReply reply;
+            medclear__settlement_reply__init(&reply);
+            reply.request_id = req->request_id;
+            reply.kind = req->kind;
+            reply.status = MEDCLEAR__STATUS__REJECTED;
+            reply.reason_code = (char *)mc_reason_code(MC_R_DUPLICATE_MODIFIED);
+            reply.reason_text = "request_id was used before with a different request";
+            err = emit_reply(ctx, region, env->trace_id, &reply);
+        }
+        goto out;
+    }
+    PQclear(res);
+    res = NULL;
+
+    mc_reason_t r;
+    if (req->kind != MEDCLEAR__KIND__SETTLE && req->kind != MEDCLEAR__KIND__PRESETTLE) {
+        snprintf(text, sizeof(text), "request kind %s is not handled by this version",
+                 mc_kind_code(req->kind));
+        err = reject_request(ctx, env, req, region, body, body_len, MC_R_UNKNOWN_TYPE, text);
+        goto out;
+    }
+    r = check_request(req, region, text, sizeof(text));
+    if (r != MC_OK) {
+        err = reject_request(ctx, env, req, region, body, body_len, r, text);
+        goto out;
+    }
+
+    /* Hospital of this region, and an insuring region of this network. */
+    mc_params_init(&p);
+    mc_p_str(&p, req->hospital_code);
+    mc_p_str(&p, region);
+    mc_p_str(&p, req->insuring_region);
+    res = mc_db_run(db,
+                    "SELECT (SELECT level FROM treating.hospitals WHERE code = $1 AND region = $2), "
+                    "EXISTS (SELECT 1 FROM treating.regions WHERE code = $3)",
+                    &p);
+    if (!res) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+    if (PQgetisnull(res, 0, 0)) {
+        snprintf(text, sizeof(text), "hospital \"%.16s\" is not known in region %s",
+                 req->hospital_code, region);
+        err = reject_request(ctx, env, req, region, body, body_len, MC_R_UNKNOWN_HOSPITAL, text);
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+        snprintf(text, sizeof(text), "insuring region %s is not served by this network",
+                 req->insuring_region);
+        err = reject_request(ctx, env, req, region, body, body_len, MC_R_UNKNOWN_REGION, text);
+        goto out;
+    }
+    int level = (int)mc_db_int(res, 0, 0);
+    PQclear(res);
+    res = NULL;
+
+    char visit_date[11];
+    mc_date_format(req->visit_date, visit_date);
+    if (!catalog_load(db, region, visit_date, req, &cat)) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+
+    /* Split every line by the catalog in force on the visit date. */
+    Medclear__LineSplit *splits = calloc(req->n_lines, sizeof(*splits));
+    Medclear__LineSplit **split_ptrs = calloc(req->n_lines, sizeof(*split_ptrs));
+    if (!splits || !split_ptrs)
+        abort();
+    mc_split_total_t total = {0};
+    char catalog_version[64] = "";
+    mc_array_init(&a_no), mc_array_init(&a_code), mc_array_init(&a_class);
+    mc_array_init(&a_qty), mc_array_init(&a_price), mc_array_init(&a_amt);
+    mc_array_init(&a_fsp), mc_array_init(&a_over), mc_array_init(&a_spf);
+    mc_array_init(&a_scope);
+    arrays = true;
+    r = MC_OK;
+    for (size_t i = 0; i < req->n_lines && r == MC_OK; i++) {
+        const Medclear__FeeLine *l = req->lines[i];
+        int row = catalog_find(&cat, l->item_code);
+        mc_catalog_item_t item, *itemp = NULL;
+        if (row >= 0) {
+            mc_item_class_parse(PQgetvalue(cat.res, row, 1), &item.cls);
+            item.self_pay_first_bp = (int32_t)mc_db_int(cat.res, row, 2);
+            item.price_ceiling_fen = mc_db_int(cat.res, row, 3);
+            itemp = &item;
+            const char *v = PQgetvalue(cat.res, row, 4);
+            if (strcmp(v, catalog_version) > 0)
+                snprintf(catalog_version, sizeof(catalog_version), "%s", v);
+        }
+        mc_fee_line_t fl = {l->quantity_milli, l->unit_price_fen, l->amount_fen};
+        mc_line_split_t sp;
+        r = mc_split_line(&fl, itemp, &sp);
+        if (r == MC_OK)
+            r = mc_split_add(&total, &sp);
+        if (r != MC_OK) {
+            snprintf(text, sizeof(text), "line %d: %s", l->line_no,
+                     r == MC_R_OVERFLOW ? "claim total exceeds the accepted range"
+                                        : "catalog item is invalid");
+            break;
+        }
+        Medclear__LineSplit *s = &splits[i];
+        medclear__line_split__init(s);
+        s->line_no = l->line_no;
+        s->item_code = l->item_code;
+        s->item_class = (char *)mc_item_class_code(sp.cls);
+        s->amount_fen = sp.amount_fen;
+        s->full_self_pay_fen = sp.full_self_pay_fen;
+        s->over_limit_fen = sp.over_limit_fen;
+        s->self_pay_first_fen = sp.self_pay_first_fen;
+        s->in_scope_fen = sp.in_scope_fen;
+        split_ptrs[i] = s;
+
+        mc_array_int(&a_no, l->line_no);
+        mc_array_str(&a_code, l->item_code);
+        mc_array_str(&a_class, s->item_class);
+        mc_array_int(&a_qty, l->quantity_milli);
+        mc_array_int(&a_price, l->unit_price_fen);
+        mc_array_int(&a_amt, sp.amount_fen);
+        mc_array_int(&a_fsp, sp.full_self_pay_fen);
+        mc_array_int(&a_over, sp.over_limit_fen);
+        mc_array_int(&a_spf, sp.self_pay_first_fen);
+        mc_array_int(&a_scope, sp.in_scope_fen);
+    }
+    if (r != MC_OK) {
+        err = reject_request(ctx, env, req, region, body, body_len, r, text);
+        goto out_splits;
+    }
+    if (!catalog_version[0])
+        snprintf(catalog_version, sizeof(catalog_version), "none");
+
+    /* Record the request, the claim and its lines; then send the claim. */
+    mc_params_init(&p);
+    mc_p_str(&p, req->request_id);
+    mc_p_str(&p, env->message_id);
+    mc_p_bytes(&p, body, body_len);
+    mc_p_str(&p, mc_kind_code(req->kind));
+    mc_p_str(&p, region);
+    mc_p_str(&p, req->hospital_code);
+    mc_p_str(&p, req->person_id);
+    mc_p_str(&p, req->insuring_region);
+    mc_p_int(&p, level);
+    mc_p_str(&p, mc_visit_code(req->visit_type));
+    mc_p_str(&p, visit_date);
+    mc_p_int(&p, total.total_fen);
+    mc_p_int(&p, total.full_self_pay_fen);
+    mc_p_int(&p, total.over_limit_fen);
+    mc_p_int(&p, total.self_pay_first_fen);
+    mc_p_int(&p, total.in_scope_fen);
+    mc_p_str(&p, catalog_version);
+    if (!mc_db_do(db,
+                  "WITH r AS (INSERT INTO treating.requests (request_id, message_id, "
+                  "request_hash, kind, treating_region, hospital_code, person_id, "
+                  "insuring_region, status) VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, "
+                  "'PENDING') RETURNING request_id) "
+                  "INSERT INTO treating.claims (claim_id, kind, treating_region, insuring_region, "
+                  "hospital_code, hospital_level, person_id, visit_type, visit_date, total_fen, "
+                  "full_self_pay_fen, over_limit_fen, self_pay_first_fen, in_scope_fen, "
+                  "catalog_version, status) SELECT request_id, $4, $5, $8, $6, $9, $7, $10, "
+                  "$11::date, $12, $13, $14, $15, $16, $17, 'SENT' FROM r",
+                  &p)) {
+        err = MC_ERR_DB;
+        goto out_splits;
+    }
+    mc_params_init(&p);
+    mc_p_str(&p, req->request_id);
+    mc_p_str(&p, mc_array_text(&a_no));
+    mc_p_str(&p, mc_array_text(&a_code));
+    mc_p_str(&p, mc_array_text(&a_class));
+    mc_p_str(&p, mc_array_text(&a_qty));
+    mc_p_str(&p, mc_array_text(&a_price));
+    mc_p_str(&p, mc_array_text(&a_amt));
+    mc_p_str(&p, mc_array_text(&a_fsp));
+    mc_p_str(&p, mc_array_text(&a_over));
+    mc_p_str(&p, mc_array_text(&a_spf));
+    mc_p_str(&p, mc_array_text(&a_scope));
+    if (!mc_db_do(db,
+                  "INSERT INTO treating.claim_lines (claim_id, line_no, item_code, item_class, "
+                  "quantity_milli, unit_price_fen, amount_fen, full_self_pay_fen, over_limit_fen, "
+                  "self_pay_first_fen, in_scope_fen) SELECT $1, * FROM unnest($2::int[], "
+                  "$3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], "
+                  "$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])",
+                  &p)) {
+        err = MC_ERR_DB;
+        goto out_splits;
+    }
+
+    Medclear__SplitTotals totals;
+    medclear__split_totals__init(&totals);
+    totals.total_fen = total.total_fen;
+    totals.full_self_pay_fen = total.full_self_pay_fen;
+    totals.over_limit_fen = total.over_limit_fen;
+    totals.self_pay_first_fen = total.self_pay_first_fen;
+    totals.in_scope_fen = total.in_scope_fen;
+
+    Medclear__Claim claim;
+    medclear__claim__init(&claim);
+    claim.claim_id = req->request_id;
+    claim.request_id = req->request_id;
+    claim.kind = req->kind;
+    claim.treating_region = (char *)region;
+    claim.insuring_region = req->insuring_region;
+    claim.hospital_code = req->hospital_code;
+    claim.hospital_level = level;
+    claim.person_id = req->person_id;
+    claim.visit_type = req->visit_type;
+    claim.emergency = req->emergency;
+    claim.visit_date = req->visit_date;
+    claim.n_lines = req->n_lines;
+    claim.lines = split_ptrs;
+    claim.totals = &totals;
+    claim.catalog_version = catalog_version;
+
+    char topic[128], id[33];
+    mc_bus_topic(mc_ctx_config(ctx), topic, sizeof(topic), "claims");
+    Medclear__Envelope out;
+    mc_envelope_init(&out, id, region, env->trace_id);
+    out.body_case = MEDCLEAR__ENVELOPE__BODY_CLAIM;
+    out.claim = &claim;
+    err = mc_ctx_emit(ctx, topic, claim.claim_id, &out);
+
+out_splits:
+    free(splits);
+    free(split_ptrs);
+out:
+    if (arrays) {
+        mc_array_free(&a_no), mc_array_free(&a_code), mc_array_free(&a_class);
+        mc_array_free(&a_qty), mc_array_free(&a_price), mc_array_free(&a_amt);
+        mc_array_free(&a_fsp), mc_array_free(&a_over), mc_array_free(&a_spf);
+        mc_array_free(&a_scope);
+    }
+    if (cat.res)
+        PQclear(cat.res);
+    if (res)
+        PQclear(res);
+    free(body);
+    return err;
+}
+
+static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+{
+    const Medclear__ClaimResult *cr = env->result;
+    const char *region = mc_topic_party(mc_ctx_topic(ctx));
+    PGconn *db = mc_ctx_db(ctx);
+    char text[320];
+    mc_err_t err = MC_ERR_OK;
+    PGresult *res = NULL, *lines = NULL;
+    Medclear__LineSplit *splits = NULL;
+    Medclear__LineSplit **split_ptrs = NULL;
+
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, cr->claim_id);
+    mc_p_str(&p, region);
+    res = mc_db_run(db,
+                    "SELECT status, kind, total_fen, full_self_pay_fen, over_limit_fen, "
+                    "self_pay_first_fen, in_scope_fen, catalog_version, insuring_region "
+                    "FROM treating.claims WHERE claim_id = $1 AND treating_region = $2 FOR UPDATE",
+                    &p);
+    if (!res)
+        return MC_ERR_DB;
+    if (PQntuples(res) == 0) {
+        snprintf(text, sizeof(text), "result for claim \"%.64s\" not sent by region %s",
+                 cr->claim_id, region);
+        err = mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_SETTLEMENT, text);
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "SENT") != 0) {
+        snprintf(text, sizeof(text), "claim \"%.64s\" already has a result (%s)", cr->claim_id,
+                 PQgetvalue(res, 0, 0));
+        err = mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED, text);
+        goto out;
+    }
+    if (strcmp(env->source_region, PQgetvalue(res, 0, 8)) != 0) {
+        snprintf(text, sizeof(text), "result for claim \"%.64s\" comes from %s, not from %s",
+                 cr->claim_id, env->source_region, PQgetvalue(res, 0, 8));
+        err = mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, text);
+        goto out;
+    }
+    int64_t total = mc_db_int(res, 0, 2);
+    mc_reason_t r = mc_msg_check_result(cr, total, text, sizeof(text));
+    if (r != MC_OK) {
+        err = mc_ctx_dead_letter(ctx, r, text);
+        goto out;
+    }
+
+    bool accepted = cr->status == MEDCLEAR__STATUS__ACCEPTED;
+    bool settle = strcmp(PQgetvalue(res, 0, 1), "SETTLE") == 0;
+    const Medclear__Payment *pay = cr->payment;
+    mc_params_init(&p);
+    mc_p_str(&p, cr->claim_id);
+    mc_p_str(&p, accepted ? (settle ? "SETTLED" : "COMPUTED") : "REJECTED");
+    mc_p_str(&p, accepted ? NULL : cr->reason_code);
+    mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
+    mc_p_int(&p, pay ? pay->deductible_fen : 0);
+    mc_p_int(&p, pay ? pay->fund_fen : 0);
+    mc_p_int(&p, pay ? pay->tier2_fen : 0);
+    mc_p_int(&p, pay ? pay->account_fen : 0);
+    mc_p_int(&p, pay ? pay->cash_fen : 0);
+    mc_p_str(&p, accepted ? "ACCEPTED" : "REJECTED");
+    mc_p_str(&p, cr->reason_text);
+    if (!mc_db_do(db,
+                  "WITH c AS (UPDATE treating.claims SET status = $2, reason_code = $3, "
+                  "settlement_id = $4, deductible_fen = $5, fund_fen = $6, tier2_fen = $7, "
+                  "account_fen = $8, cash_fen = $9, resulted_at = now() WHERE claim_id = $1 "
+                  "RETURNING claim_id) "
+                  "UPDATE treating.requests SET status = $10, reason_code = $3, "
+                  "reason_text = NULLIF($11, ''), replied_at = now() "
+                  "WHERE request_id = (SELECT claim_id FROM c)",
+                  &p)) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+
+    /* The reply carries the split per line, read back from what was recorded. */
+    mc_params_init(&p);
+    mc_p_str(&p, cr->claim_id);
+    lines = mc_db_run(db,
+                      "SELECT line_no, item_code, item_class, amount_fen, full_self_pay_fen, "
+                      "over_limit_fen, self_pay_first_fen, in_scope_fen FROM treating.claim_lines "
+                      "WHERE claim_id = $1 ORDER BY line_no",
+                      &p);
+    if (!lines) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+    int n = PQntuples(lines);
+    splits = calloc((size_t)n + 1, sizeof(*splits));
+    split_ptrs = calloc((size_t)n + 1, sizeof(*split_ptrs));
+    if (!splits || !split_ptrs)
+        abort();
+    for (int i = 0; i < n; i++) {
+        Medclear__LineSplit *s = &splits[i];
+        medclear__line_split__init(s);
+        s->line_no = (int32_t)mc_db_int(lines, i, 0);
+        s->item_code = PQgetvalue(lines, i, 1);
+        s->item_class = PQgetvalue(lines, i, 2);
+        s->amount_fen = mc_db_int(lines, i, 3);
+        s->full_self_pay_fen = mc_db_int(lines, i, 4);
+        s->over_limit_fen = mc_db_int(lines, i, 5);
+        s->self_pay_first_fen = mc_db_int(lines, i, 6);
+        s->in_scope_fen = mc_db_int(lines, i, 7);
+        split_ptrs[i] = s;
+    }
+
+    Medclear__SplitTotals totals;
+    medclear__split_totals__init(&totals);
+    totals.total_fen = total;
+    totals.full_self_pay_fen = mc_db_int(res, 0, 3);
+    totals.over_limit_fen = mc_db_int(res, 0, 4);
+    totals.self_pay_first_fen = mc_db_int(res, 0, 5);
+    totals.in_scope_fen = mc_db_int(res, 0, 6);
+
+    Medclear__SettlementReply reply;
+    medclear__settlement_reply__init(&reply);
+    reply.request_id = cr->claim_id;
+    reply.claim_id = cr->claim_id;
+    reply.kind = cr->kind;
+    reply.status = cr->status;
+    reply.reason_code = cr->reason_code;
+    reply.reason_text = cr->reason_text;
+    reply.settlement_id = cr->settlement_id;
+    reply.totals = &totals;
+    reply.payment = cr->payment;
+    reply.n_lines = (size_t)n;
+    reply.lines = split_ptrs;
+    reply.catalog_version = PQgetvalue(res, 0, 7);
+    reply.policy_version = cr->policy_version;
+    err = emit_reply(ctx, region, env->trace_id, &reply);
+
+out:
+    free(splits);
+    free(split_ptrs);
+    if (lines)
+        PQclear(lines);
+    if (res)
+        PQclear(res);
+    return err;
+}
+
+mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
+{
+    (void)opaque;
+    const mc_config_t *cfg = mc_ctx_config(ctx);
+    const char *topic = mc_ctx_topic(ctx);
+    char expect[128];
+    const char *region = mc_topic_party(topic);
+
+    mc_bus_topic2(cfg, expect, sizeof(expect), "intake", region);
+    if (strcmp(topic, expect) == 0) {
+        if (env->body_case != MEDCLEAR__ENVELOPE__BODY_REQUEST)
+            return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE,
+                                      "intake topics carry settlement requests only");
+        return on_request(ctx, env);
+    }
+    if (env->body_case != MEDCLEAR__ENVELOPE__BODY_RESULT)
+        return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "result topics carry claim results only");
+    return on_result(ctx, env);
+}
+
+mc_err_t treating_duplicate(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
+                            bool same_payload, void *opaque)
+{
+    (void)opaque;
+    if (env->body_case != MEDCLEAR__ENVELOPE__BODY_REQUEST || !mc_valid_id(env->request->request_id, MC_ID_MAX)) {
+        if (same_payload)
+            return MC_ERR_OK; /* a redelivery: its effects are already recorded */
+        return mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED,
+                                  "message id seen before with a different payload");
+    }
+
+    /* An agency resent a request: same bytes get the earlier reply, other bytes a
+     * rejection that leaves the recorded request untouched. */
+    const char *region = mc_topic_party(mc_ctx_topic(ctx));
+    const Medclear__SettlementRequest *req = env->request;
+    if (same_payload) {
+        char topic[128];
+        bool found;
+        mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
+        return mc_ctx_reemit(ctx, topic, req->request_id, &found);
+    }
+    Medclear__SettlementReply reply;
+    medclear__settlement_reply__init(&reply);
+    reply.request_id = req->request_id;
+    reply.kind = req->kind;
+    reply.status = MEDCLEAR__STATUS__REJECTED;
+    reply.reason_code = (char *)mc_reason_code(MC_R_DUPLICATE_MODIFIED);
+    reply.reason_text = "message id was used before with a different payload";
+    return emit_reply(ctx, region, env->trace_id, &reply);
+}

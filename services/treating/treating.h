@@ -1,0 +1,19 @@
+/*
+ * Treating region (就医地) message handling: settlement requests from agencies on
+ * mc.intake.<region> are checked, split line by line by the region's catalog and sent
+ * to the clearing centre as claims; results coming back on mc.results.<region> are
+ * recorded and answered to the agency on mc.reply.<region>.
+ */
+#ifndef TREATING_H
+#define TREATING_H
+
+#include "mc_service.h"
+
+/* Handler of every message consumed by the treating service. */
+mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque);
+
+/* Handler of a message id seen before: a repeated request gets its earlier reply. */
+mc_err_t treating_duplicate(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
+                            bool same_payload, void *opaque);
+
+#endif
