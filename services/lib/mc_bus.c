@@ -100,6 +100,7 @@ rd_kafka_t *mc_bus_consumer(const mc_config_t *cfg, const char *group_id,
         "fetch.wait.max.ms", "10",
         "session.timeout.ms", "10000",
         "heartbeat.interval.ms", "1000",
+        "topic.metadata.refresh.interval.ms", "10000",
         NULL,
     };
     rd_kafka_conf_t *conf = make_conf(cfg, defaults, errstr, errstr_size);
@@ -171,6 +172,30 @@ bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topic
                      rd_kafka_topic_result_name(tr[i]), rd_kafka_topic_result_error_string(tr[i]));
             ok = false;
         }
+    }
+    /* Creation is asynchronous on the broker: wait until metadata shows every topic with
+     * its partitions, or a consumer subscribing now would not see them for minutes. */
+    for (int i = 0; ok && i < n_topics; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[i], NULL);
+        int64_t deadline = mc_now_ms() + 30000;
+        for (;;) {
+            const rd_kafka_metadata_t *md = NULL;
+            rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
+            bool ready = !e && md->topic_cnt == 1 && !md->topics[0].err &&
+                         md->topics[0].partition_cnt > 0;
+            if (md)
+                rd_kafka_metadata_destroy(md);
+            if (ready)
+                break;
+            if (mc_now_ms() > deadline) {
+                snprintf(errstr, errstr_size, "topic \"%s\" not visible 30 s after creation",
+                         topics[i]);
+                ok = false;
+                break;
+            }
+            rd_kafka_poll(rk, 100);
+        }
+        rd_kafka_topic_destroy(rkt);
     }
 out:
     if (ev)

@@ -50,6 +50,9 @@ PGconn *mc_db_connect(const char *conninfo, char *errstr, size_t errstr_size)
         PQfinish(db);
         return NULL;
     }
+    /* NOTICEs (IF NOT EXISTS and the like) are not for our users' terminals. */
+    PGresult *res = PQexec(db, "SET client_min_messages = warning");
+    PQclear(res);
     return db;
 }
 

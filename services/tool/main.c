@@ -48,6 +48,7 @@ int main(int argc, char **argv)
 
     mc_config_defaults(&cfg);
     mc_log_init("medclear", MC_LOG_WARN);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines interleave with errors in order */
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
             path = argv[++i];

@@ -258,9 +258,6 @@ static long load_one(PGconn *db, const char *path, const struct data_file *df)
     res = PQgetResult(db);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         fprintf(stderr, "medclear: %s: %s", path, PQresultErrorMessage(res));
-        const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
-        if (ctx)
-            fprintf(stderr, "  (%s)\n", ctx);
         goto out;
     }
     PQclear(res);

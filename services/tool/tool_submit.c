@@ -346,11 +346,21 @@ static bool assign_at_end(rd_kafka_t *producer, rd_kafka_t *consumer, char topic
     for (int i = 0; i < n && ok; i++) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(producer, topics[i], NULL);
         const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(producer, 0, rkt, &md, 10000);
-        if (!err && md->topic_cnt == 1)
-            err = md->topics[0].err;
-        else if (!err)
-            err = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        rd_kafka_resp_err_t err;
+        /* A topic created a moment ago may take a little while to show in metadata. */
+        for (int attempt = 0;; attempt++) {
+            err = rd_kafka_metadata(producer, 0, rkt, &md, 10000);
+            if (!err && md->topic_cnt == 1)
+                err = md->topics[0].err;
+            else if (!err)
+                err = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+            if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || attempt == 50)
+                break;
+            if (md)
+                rd_kafka_metadata_destroy(md);
+            md = NULL;
+            rd_kafka_poll(producer, 200);
+        }
         if (err) {
             fprintf(stderr, "medclear: could not read metadata of %s: %s\n", topics[i],
                     rd_kafka_err2str(err));

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+#
+# deploy/test.sh - the whole test suite from a fresh machine: installs what is missing,
+# builds, runs the unit tests (also under AddressSanitizer and UBSan) and the
+# integration tests against the real Kafka and PostgreSQL that deploy/infra.sh starts.
+# Servers this script started are stopped again at the end.
+#
+# Usage: deploy/test.sh [ctest arguments...]     e.g. deploy/test.sh -L unit
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$ROOT"
+
+deploy/infra.sh install
+started_here=0
+if ! deploy/infra.sh status >/dev/null 2>&1; then started_here=1; fi
+cleanup() {
+  if [[ $started_here -eq 1 ]]; then deploy/infra.sh stop || true; fi
+}
+trap cleanup EXIT
+
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMC_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs" --target test_split test_policy test_property
+
+echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+ctest --test-dir build-asan --output-on-failure -L unit
+echo "== unit and integration tests"
+if [[ $# -eq 0 ]]; then set -- -L 'unit|integration'; fi
+ctest --test-dir build --output-on-failure "$@"

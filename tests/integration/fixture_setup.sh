@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Integration fixture: starts (or reuses) the local Kafka and PostgreSQL, creates a fresh
+# test database with the migrations and the sample data, and starts the three services
+# with a topic prefix of their own. Writes the environment the tests source.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+: "${MC_BUILD_DIR:?}"
+DIR="$MC_BUILD_DIR/itest"
+mkdir -p "$DIR"
+
+"$ROOT/deploy/infra.sh" start
+eval "$("$ROOT/deploy/infra.sh" env)"
+
+db=medclear_itest
+base="${MC_DB_CONNINFO}"
+psql "$base" -XAtq -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+prefix="it$(date +%s)"
+cat >"$DIR/env" <<ENV
+export MEDCLEAR_DB_CONNINFO='${base/dbname=medclear/dbname=$db}'
+export MEDCLEAR_TOPIC_PREFIX=$prefix
+export MEDCLEAR_KAFKA_BOOTSTRAP_SERVERS=$MC_KAFKA_BROKERS
+export MC_RUN_DIR='$DIR/run'
+export MC_KAFKA_BROKERS=$MC_KAFKA_BROKERS
+ENV
+# shellcheck disable=SC1091
+source "$DIR/env"
+medclear=("$MC_BUILD_DIR/services/tool/medclear" -c "$ROOT/deploy/config/medclear.conf")
+"${medclear[@]}" db migrate
+"${medclear[@]}" data load "$ROOT/deploy/sample"
+"$ROOT/deploy/network.sh" start
