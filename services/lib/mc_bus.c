@@ -174,7 +174,8 @@ bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topic
         }
     }
     /* Creation is asynchronous on the broker: wait until metadata shows every topic with
-     * its partitions, or a consumer subscribing now would not see them for minutes. */
+     * a leader for each partition, or a consumer subscribing now would not see them for
+     * minutes and a producer would be told "not leader". */
     for (int i = 0; ok && i < n_topics; i++) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[i], NULL);
         int64_t deadline = mc_now_ms() + 30000;
@@ -183,6 +184,8 @@ bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topic
             rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
             bool ready = !e && md->topic_cnt == 1 && !md->topics[0].err &&
                          md->topics[0].partition_cnt > 0;
+            for (int p = 0; ready && p < md->topics[0].partition_cnt; p++)
+                ready = !md->topics[0].partitions[p].err && md->topics[0].partitions[p].leader >= 0;
             if (md)
                 rd_kafka_metadata_destroy(md);
             if (ready)

@@ -369,7 +369,15 @@ static bool assign_at_end(rd_kafka_t *producer, rd_kafka_t *consumer, char topic
         for (int p = 0; ok && p < md->topics[0].partition_cnt; p++) {
             int64_t lo, hi;
             int32_t part = md->topics[0].partitions[p].id;
-            err = rd_kafka_query_watermark_offsets(producer, topics[i], part, &lo, &hi, 10000);
+            for (int attempt = 0; attempt < 50; attempt++) {
+                err = rd_kafka_query_watermark_offsets(producer, topics[i], part, &lo, &hi,
+                                                       10000);
+                if (err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                    err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+                    err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                    break;
+                rd_kafka_poll(producer, 200); /* a new partition's leader is being elected */
+            }
             if (err) {
                 fprintf(stderr, "medclear: could not read offsets of %s [%d]: %s\n", topics[i],
                         part, rd_kafka_err2str(err));
