@@ -37,3 +37,10 @@ mc_reason_t mc_msg_check_result(const Medclear__ClaimResult *res, int64_t total,
     return MC_OK;
 }
 
+
+const char *mc_msg_result_status(const Medclear__ClaimResult *res, bool settle)
+{
+    if (res->status != MEDCLEAR__STATUS__ACCEPTED)
+        return "REJECTED";
+    return settle ? "SETTLED" : "COMPUTED";
+}

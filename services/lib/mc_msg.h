@@ -4,6 +4,7 @@
 #ifndef MC_MSG_H
 #define MC_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,5 +18,9 @@
  */
 mc_reason_t mc_msg_check_result(const Medclear__ClaimResult *res, int64_t total_fen, char *text,
                                 size_t text_size);
+
+/* The status a claim takes from its result: "SETTLED", "COMPUTED" (an accepted
+ * PRESETTLE) or "REJECTED". settle is true for a SETTLE claim. */
+const char *mc_msg_result_status(const Medclear__ClaimResult *res, bool settle);
 
 #endif

@@ -72,6 +72,29 @@ static pending_t *pending_add(mc_service_t *svc)
     return p;
 }
 
+/* Queues an outbox row read back from the database: id, topic, msg_key, payload and,
+ * when the result has them, reason, detail and source (dead letters). */
+static void pending_from_row(mc_service_t *svc, const PGresult *res, int row)
+{
+    pending_t *p = pending_add(svc);
+    p->id = mc_db_int(res, row, 0);
+    snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, row, 1));
+    snprintf(p->key, sizeof(p->key), "%s", PQgetvalue(res, row, 2));
+    size_t len;
+    unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 3), &len);
+    p->payload = malloc(len ? len : 1);
+    if (!raw || !p->payload)
+        abort();
+    memcpy(p->payload, raw, len);
+    p->len = len;
+    PQfreemem(raw);
+    if (PQnfields(res) >= 7) {
+        snprintf(p->reason, sizeof(p->reason), "%s", PQgetvalue(res, row, 4));
+        snprintf(p->detail, sizeof(p->detail), "%s", PQgetvalue(res, row, 5));
+        snprintf(p->source, sizeof(p->source), "%s", PQgetvalue(res, row, 6));
+    }
+}
+
 static void pending_truncate(mc_service_t *svc, int n)
 {
     while (svc->n_pending > n)
@@ -169,20 +192,8 @@ mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bo
         PQclear(res);
         return MC_ERR_DB;
     }
-    for (int i = 0; i < PQntuples(res); i++) {
-        pending_t *p = pending_add(svc);
-        p->id = mc_db_int(res, i, 0);
-        snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, i, 1));
-        snprintf(p->key, sizeof(p->key), "%s", PQgetvalue(res, i, 2));
-        size_t len;
-        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 3), &len);
-        p->payload = malloc(len ? len : 1);
-        if (!p->payload || !raw)
-            abort();
-        memcpy(p->payload, raw, len);
-        p->len = len;
-        PQfreemem(raw);
-    }
+    for (int i = 0; i < PQntuples(res); i++)
+        pending_from_row(svc, res, i);
     *found = PQntuples(res) > 0;
     PQclear(res);
     return MC_ERR_OK;
@@ -293,24 +304,8 @@ static bool publish_backlog(mc_service_t *svc)
             return false;
         }
         int n = PQntuples(res);
-        for (int i = 0; i < n; i++) {
-            pending_t *p = pending_add(svc);
-            p->id = mc_db_int(res, i, 0);
-            snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, i, 1));
-            snprintf(p->key, sizeof(p->key), "%s", PQgetvalue(res, i, 2));
-            size_t len;
-            unsigned char *raw =
-                PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 3), &len);
-            p->payload = malloc(len ? len : 1);
-            if (!raw || !p->payload)
-                abort();
-            memcpy(p->payload, raw, len);
-            p->len = len;
-            PQfreemem(raw);
-            snprintf(p->reason, sizeof(p->reason), "%s", PQgetvalue(res, i, 4));
-            snprintf(p->detail, sizeof(p->detail), "%s", PQgetvalue(res, i, 5));
-            snprintf(p->source, sizeof(p->source), "%s", PQgetvalue(res, i, 6));
-        }
+        for (int i = 0; i < n; i++)
+            pending_from_row(svc, res, i);
         PQclear(res);
         if (n > 0)
             mc_info("publishing %d outbox rows left from before", n);

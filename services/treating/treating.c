@@ -537,7 +537,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     const Medclear__Payment *pay = cr->payment;
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);
-    mc_p_str(&p, accepted ? (settle ? "SETTLED" : "COMPUTED") : "REJECTED");
+    mc_p_str(&p, mc_msg_result_status(cr, settle));
     mc_p_str(&p, accepted ? NULL : cr->reason_code);
     mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
     mc_p_int(&p, pay ? pay->deductible_fen : 0);
