@@ -507,6 +507,7 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
             rc = 1;
             break;
         }
+        mc_debug("committed a batch of %d messages", n);
         if (!publish_pending(svc) && !publish_backlog(svc)) {
             mc_warn("outbox not fully published; will retry");
         }

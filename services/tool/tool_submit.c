@@ -299,10 +299,10 @@ static void print_json(const request_t *r)
         const Medclear__LineSplit *l = p->lines[i];
         printf("%s{\"line_no\":%d,\"item_code\":", i ? "," : "", l->line_no);
         json_str(stdout, l->item_code);
-        printf(",\"class\":\"%s\",\"amount_fen\":%" PRId64 ",\"full_self_pay_fen\":%" PRId64
+        printf(",\"class\":\"%s\",\"not_in_catalog\":%s,\"amount_fen\":%" PRId64 ",\"full_self_pay_fen\":%" PRId64
                ",\"over_limit_fen\":%" PRId64 ",\"self_pay_first_fen\":%" PRId64
                ",\"in_scope_fen\":%" PRId64 "}",
-               l->item_class, l->amount_fen, l->full_self_pay_fen, l->over_limit_fen,
+               l->item_class, l->not_in_catalog ? "true" : "false", l->amount_fen, l->full_self_pay_fen, l->over_limit_fen,
                l->self_pay_first_fen, l->in_scope_fen);
     }
     printf("]}\n");

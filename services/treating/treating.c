@@ -352,6 +352,7 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         s->line_no = l->line_no;
         s->item_code = l->item_code;
         s->item_class = (char *)mc_item_class_code(sp.cls);
+        s->not_in_catalog = itemp == NULL;
         s->amount_fen = sp.amount_fen;
         s->full_self_pay_fen = sp.full_self_pay_fen;
         s->over_limit_fen = sp.over_limit_fen;
@@ -583,6 +584,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         s->line_no = (int32_t)mc_db_int(lines, i, 0);
         s->item_code = PQgetvalue(lines, i, 1);
         s->item_class = PQgetvalue(lines, i, 2);
+        s->not_in_catalog = s->item_class[0] == '\0';
         s->amount_fen = mc_db_int(lines, i, 3);
         s->full_self_pay_fen = mc_db_int(lines, i, 4);
         s->over_limit_fen = mc_db_int(lines, i, 5);
