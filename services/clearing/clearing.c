@@ -111,11 +111,12 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_p_str(&p, c->person_id);
     mc_p_int(&p, c->totals ? c->totals->total_fen : 0);
     mc_p_int(&p, c->totals ? c->totals->in_scope_fen : 0);
+    mc_p_str(&p, c->settlement_id[0] ? c->settlement_id : NULL);
     PGresult *res = mc_db_run(mc_ctx_db(ctx),
                               "INSERT INTO clearing.claims (claim_id, request_id, kind, "
                               "treating_region, insuring_region, treating_party, insuring_party, "
-                              "hospital_code, person_id, total_fen, in_scope_fen, status) "
-                              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'ROUTED') "
+                              "hospital_code, person_id, total_fen, in_scope_fen, status, undoes) "
+                              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'ROUTED', $12) "
                               "ON CONFLICT (claim_id) DO NOTHING RETURNING 1",
                               &p);
     if (!res)
@@ -171,7 +172,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     }
 
     bool accepted = cr->status == MEDCLEAR__STATUS__ACCEPTED;
-    bool settle = strcmp(PQgetvalue(res, 0, 1), "SETTLE") == 0;
+    bool settle = strcmp(PQgetvalue(res, 0, 1), "PRESETTLE") != 0; /* books the amounts */
     const Medclear__Payment *pay = cr->payment;
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);

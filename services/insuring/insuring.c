@@ -35,6 +35,7 @@ typedef struct outcome {
     int year;            /* accumulator year, cap group and deductible scope used: */
     char cap_group[64];  /* a cancel undoes exactly these */
     mc_ded_scope_t scope;
+    char undoes[MC_ID_MAX + 1]; /* an undo: the settlement it undoes */
 } outcome_t;
 
 static mc_err_t emit_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
@@ -92,10 +93,23 @@ static mc_err_t emit_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
 /* Checks the claim's shape and that its split adds up. MC_OK or a reason with text. */
 static mc_reason_t check_claim(const Medclear__Claim *c, char *text, size_t text_size)
 {
-    if (c->kind != MEDCLEAR__KIND__SETTLE && c->kind != MEDCLEAR__KIND__PRESETTLE) {
-        snprintf(text, text_size, "claim kind %s is not handled by this version",
-                 mc_kind_code(c->kind));
+    bool undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
+    if (c->kind != MEDCLEAR__KIND__SETTLE && c->kind != MEDCLEAR__KIND__PRESETTLE && !undo) {
+        snprintf(text, text_size, "claim kind %s is not known", mc_kind_code(c->kind));
         return MC_R_UNKNOWN_TYPE;
+    }
+    if (undo) {
+        /* An undo names the settlement and carries its totals negated, without lines. */
+        if (!mc_valid_id(c->settlement_id, MC_ID_MAX) || !c->totals) {
+            snprintf(text, text_size, "an undo needs the settlement_id and the negated totals");
+            return MC_R_BAD_REQUEST;
+        }
+        const Medclear__SplitTotals *t = c->totals;
+        if (t->total_fen > 0 || t->total_fen < -MC_MONEY_MAX) {
+            snprintf(text, text_size, "an undo's total must be the negated original total");
+            return MC_R_AMOUNT_MISMATCH;
+        }
+        return MC_OK;
     }
     if (!mc_valid_id(c->person_id, MC_ID_MAX) || !mc_valid_id(c->hospital_code, MC_ID_MAX) ||
         !mc_valid_id(c->request_id, MC_ID_MAX)) {
@@ -338,14 +352,143 @@ out:
     return MC_ERR_OK;
 }
 
+/*
+ * Undoes a settlement (CANCEL or REVERSE claim): restores exactly the accumulator and
+ * account changes the settlement made, marks it CANCELLED and fills o with the negated
+ * amounts. Rejections are left in o->reason. Returns MC_ERR_DB on a database error.
+ */
+static mc_err_t undo(PGconn *db, const Medclear__Claim *c, outcome_t *o)
+{
+    mc_err_t err = MC_ERR_OK;
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, c->person_id);
+    mc_p_str(&p, c->insuring_region);
+    /* The person first, in the same order as a settle, so the two never deadlock. */
+    PGresult *res = mc_db_run(db,
+                              "SELECT 1 FROM insuring.persons WHERE person_id = $1 AND region = $2 "
+                              "FOR UPDATE",
+                              &p);
+    if (!res)
+        return MC_ERR_DB;
+    bool known = PQntuples(res) == 1;
+    PQclear(res);
+    if (!known) {
+        o->reason = MC_R_UNKNOWN_PERSON;
+        snprintf(o->text, sizeof(o->text), "person \"%s\" is not insured in region %s",
+                 c->person_id, c->insuring_region);
+        return MC_ERR_OK;
+    }
+    mc_params_init(&p);
+    mc_p_str(&p, c->settlement_id);
+    mc_p_str(&p, c->person_id);
+    res = mc_db_run(db,
+                    "SELECT status, total_fen, deductible_scope, deductible_fen, fund_fen, "
+                    "tier2_fen, account_fen, cash_fen, year, cap_group, coalesce(policy_version, ''), "
+                    "registration_type, ratio_bp FROM insuring.settlements WHERE settlement_id = $1 "
+                    "AND person_id = $2 AND kind = 'SETTLE' FOR UPDATE",
+                    &p);
+    if (!res)
+        return MC_ERR_DB;
+    if (PQntuples(res) == 0) {
+        o->reason = MC_R_UNKNOWN_SETTLEMENT;
+        snprintf(o->text, sizeof(o->text), "no settlement \"%s\" of person %s", c->settlement_id,
+                 c->person_id);
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "SETTLED") != 0) {
+        o->reason = MC_R_ALREADY_CANCELLED;
+        snprintf(o->text, sizeof(o->text), "settlement \"%s\" is %s", c->settlement_id,
+                 PQgetvalue(res, 0, 0));
+        goto out;
+    }
+    if (mc_db_int(res, 0, 1) != -c->totals->total_fen) {
+        o->reason = MC_R_AMOUNT_MISMATCH;
+        snprintf(o->text, sizeof(o->text),
+                 "undo total %" PRId64 " is not the negated settlement total %" PRId64,
+                 c->totals->total_fen, mc_db_int(res, 0, 1));
+        goto out;
+    }
+
+    /* The same pure rule that applied the settlement, with sign -1. */
+    mc_policy_t pol;
+    memset(&pol, 0, sizeof(pol));
+    pol.deductible_scope =
+        strcmp(PQgetvalue(res, 0, 2), "PER_YEAR") == 0 ? MC_DED_PER_YEAR : MC_DED_PER_VISIT;
+    mc_payment_t orig;
+    memset(&orig, 0, sizeof(orig));
+    orig.deductible_fen = mc_db_int(res, 0, 3);
+    orig.fund_fen = mc_db_int(res, 0, 4);
+    orig.tier2_fen = mc_db_int(res, 0, 5);
+    orig.account_fen = mc_db_int(res, 0, 6);
+    orig.cash_fen = mc_db_int(res, 0, 7);
+    mc_accum_t delta = {0, 0, 0};
+    int64_t balance_delta = 0;
+    mc_policy_apply(&pol, &orig, -1, &delta, &balance_delta);
+
+    o->year = (int)mc_db_int(res, 0, 8);
+    snprintf(o->cap_group, sizeof(o->cap_group), "%s", PQgetvalue(res, 0, 9));
+    snprintf(o->policy_version, sizeof(o->policy_version), "%s", PQgetvalue(res, 0, 10));
+    mc_reg_type_parse(PQgetvalue(res, 0, 11), &o->reg);
+    o->scope = pol.deductible_scope;
+    snprintf(o->undoes, sizeof(o->undoes), "%s", c->settlement_id);
+    o->pay.total_fen = c->totals->total_fen;
+    o->pay.deductible_fen = -orig.deductible_fen;
+    o->pay.ratio_bp = (int32_t)mc_db_int(res, 0, 12);
+    o->pay.fund_fen = -orig.fund_fen;
+    o->pay.tier2_fen = -orig.tier2_fen;
+    o->pay.account_fen = -orig.account_fen;
+    o->pay.cash_fen = -orig.cash_fen;
+    o->pay.person_fen = -(orig.account_fen + orig.cash_fen);
+    PQclear(res);
+    res = NULL;
+
+    mc_params_init(&p);
+    mc_p_str(&p, c->person_id);
+    mc_p_int(&p, o->year);
+    mc_p_str(&p, o->cap_group);
+    mc_p_int(&p, delta.ytd_deductible_fen);
+    mc_p_int(&p, delta.ytd_fund_paid_fen);
+    mc_p_int(&p, delta.ytd_tier2_paid_fen);
+    mc_p_int(&p, balance_delta);
+    mc_p_str(&p, c->settlement_id);
+    mc_p_str(&p, c->insuring_region);
+    res = mc_db_run(db,
+                    "WITH a AS (UPDATE insuring.accumulators SET "
+                    "ytd_deductible_fen = ytd_deductible_fen + $4, "
+                    "ytd_fund_paid_fen = ytd_fund_paid_fen + $5, "
+                    "ytd_tier2_paid_fen = ytd_tier2_paid_fen + $6 "
+                    "WHERE person_id = $1 AND year = $2 AND cap_group = $3 RETURNING 1), "
+                    "b AS (UPDATE insuring.persons SET account_balance_fen = "
+                    "account_balance_fen + $7 WHERE person_id = $1 RETURNING 1), "
+                    "s AS (UPDATE insuring.settlements SET status = 'CANCELLED' "
+                    "WHERE settlement_id = $8 RETURNING 1) "
+                    "SELECT 'S' || $9 || lpad(nextval('insuring.settlement_seq')::text, 12, '0') "
+                    "FROM a, b, s",
+                    &p);
+    if (!res)
+        return MC_ERR_DB;
+    if (PQntuples(res) != 1) {
+        /* The accumulator row of a settlement always exists; its absence is corruption. */
+        mc_error("settlement %s has no accumulator row to undo", c->settlement_id);
+        err = MC_ERR_DB;
+        goto out;
+    }
+    snprintf(o->settlement_id, sizeof(o->settlement_id), "%s", PQgetvalue(res, 0, 0));
+out:
+    if (res)
+        PQclear(res);
+    return err;
+}
+
 /* Records the outcome of a claim, accepted or not, as its settlement row. */
 static mc_err_t record(PGconn *db, const Medclear__Claim *c, const outcome_t *o)
 {
     char visit_date[11];
     mc_date_format(mc_date_valid(c->visit_date) ? c->visit_date : 19000101, visit_date);
-    const char *status = o->reason != MC_OK                   ? "REJECTED"
-                         : c->kind == MEDCLEAR__KIND__SETTLE ? "SETTLED"
-                                                             : "COMPUTED";
+    const char *status = o->reason != MC_OK                      ? "REJECTED"
+                         : c->kind == MEDCLEAR__KIND__PRESETTLE ? "COMPUTED"
+                                                                : "SETTLED";
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, c->claim_id);
@@ -370,7 +513,7 @@ static mc_err_t record(PGconn *db, const Medclear__Claim *c, const outcome_t *o)
     mc_p_int(&p, o->pay.tier2_fen);
     mc_p_int(&p, o->pay.account_fen);
     mc_p_int(&p, o->pay.cash_fen);
-    bool settled = o->reason == MC_OK && c->kind == MEDCLEAR__KIND__SETTLE;
+    bool settled = o->reason == MC_OK && c->kind != MEDCLEAR__KIND__PRESETTLE;
     mc_p_str(&p, settled ? o->settlement_id : NULL);
     if (settled)
         mc_p_int(&p, o->year);
@@ -378,6 +521,7 @@ static mc_err_t record(PGconn *db, const Medclear__Claim *c, const outcome_t *o)
         mc_p_str(&p, NULL);
     mc_p_str(&p, settled ? o->cap_group : NULL);
     mc_p_str(&p, settled ? (o->scope == MC_DED_PER_YEAR ? "PER_YEAR" : "PER_VISIT") : NULL);
+    mc_p_str(&p, settled && o->undoes[0] ? o->undoes : NULL);
     /* Rejected claims are recorded too (also of unknown persons: no foreign key), so a
      * resent claim gets the same answer and reconciliation sees every claim. */
     return mc_db_do(db,
@@ -385,9 +529,9 @@ static mc_err_t record(PGconn *db, const Medclear__Claim *c, const outcome_t *o)
                     "insuring_region, treating_region, hospital_code, hospital_level, visit_type, "
                     "visit_date, status, reason_code, policy_version, registration_type, "
                     "total_fen, in_scope_fen, deductible_fen, ratio_bp, fund_fen, tier2_fen, "
-                    "account_fen, cash_fen, settlement_id, year, cap_group, deductible_scope) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, $12, $13, $14, "
-                    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+                    "account_fen, cash_fen, settlement_id, year, cap_group, deductible_scope, "
+                    "undoes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, $12, $13, "
+                    "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
                     &p)
                ? MC_ERR_OK
                : MC_ERR_DB;
@@ -439,7 +583,8 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     outcome_t o;
     memset(&o, 0, sizeof(o));
     o.reason = check_claim(c, o.text, sizeof(o.text));
-    if (o.reason == MC_OK && adjudicate(db, c, &o) != MC_ERR_OK)
+    bool is_undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
+    if (o.reason == MC_OK && (is_undo ? undo(db, c, &o) : adjudicate(db, c, &o)) != MC_ERR_OK)
         return MC_ERR_DB;
     mc_err_t err = record(db, c, &o);
     if (err != MC_ERR_OK)

@@ -45,6 +45,9 @@ static const param_t params[] = {
         "largest message accepted from the bus; larger ones go to the dead-letter topic"),
     INT("treating.reply.timeout.ms", reply_timeout_ms, "30000", 100, 86400000,
         "how long `medclear submit --wait` waits for a reply"),
+    INT("treating.claim.timeout.ms", claim_timeout_ms, "30000", 100, 86400000,
+        "a claim without result after this long is answered TIMED_OUT; its late result "
+        "is undone"),
     STR("log.level", log_level, "info", "lowest level logged: debug, info, warn, error"),
     STR("sql.dir", sql_dir, MC_DEFAULT_SQL_DIR, "directory of the SQL migrations"),
 };

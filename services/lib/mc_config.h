@@ -28,6 +28,7 @@ typedef struct mc_config {
     int64_t batch_timeout_ms;/* batch.timeout.ms */
     int64_t message_max;     /* message.max.bytes accepted from the bus */
     int64_t reply_timeout_ms;/* treating.reply.timeout.ms */
+    int64_t claim_timeout_ms;/* treating.claim.timeout.ms */
     char log_level[16];      /* log.level */
     char sql_dir[512];       /* sql.dir: migrations, for `medclear db migrate` */
     /* kafka.* passthrough, in the order given */

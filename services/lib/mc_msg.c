@@ -5,6 +5,7 @@
 #include "mc_msg.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "mc_money.h"
@@ -21,10 +22,14 @@ mc_reason_t mc_msg_check_result(const Medclear__ClaimResult *res, int64_t total,
     const Medclear__Payment *pay = res->payment;
     int64_t parts[] = {pay->fund_fen, pay->tier2_fen, pay->account_fen, pay->cash_fen,
                        pay->deductible_fen};
+    /* An undo (cancel, reversal) carries the undone amounts negated. */
+    bool undo = res->kind == MEDCLEAR__KIND__CANCEL || res->kind == MEDCLEAR__KIND__REVERSE;
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        if (parts[i] < 0 || parts[i] > MC_MONEY_MAX) {
-            snprintf(text, text_size, "payment amount out of range");
-            return parts[i] < 0 ? MC_R_NEGATIVE_VALUE : MC_R_OVERFLOW;
+        int64_t v = undo ? -parts[i] : parts[i];
+        if (v < 0 || v > MC_MONEY_MAX) {
+            snprintf(text, text_size, "payment amount %s or out of range",
+                     undo ? "positive in an undo" : "negative");
+            return v < 0 ? MC_R_NEGATIVE_VALUE : MC_R_OVERFLOW;
         }
     }
     if (pay->fund_fen + pay->tier2_fen + pay->account_fen + pay->cash_fen != total) {
@@ -38,9 +43,9 @@ mc_reason_t mc_msg_check_result(const Medclear__ClaimResult *res, int64_t total,
 }
 
 
-const char *mc_msg_result_status(const Medclear__ClaimResult *res, bool settle)
+const char *mc_msg_result_status(const Medclear__ClaimResult *res, bool books)
 {
     if (res->status != MEDCLEAR__STATUS__ACCEPTED)
         return "REJECTED";
-    return settle ? "SETTLED" : "COMPUTED";
+    return books ? "SETTLED" : "COMPUTED";
 }

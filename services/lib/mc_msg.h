@@ -13,14 +13,15 @@
 
 /*
  * Checks a claim result against the total of its claim: an accepted result has a
- * payment whose amounts are within range and add up to total_fen. A rejected result
- * passes. Returns MC_OK or a reason with text naming the problem.
+ * payment whose amounts are within range (0..MC_MONEY_MAX, negated for a CANCEL or
+ * REVERSE) and add up to total_fen. A rejected result passes. Returns MC_OK or a reason with text naming the problem.
  */
 mc_reason_t mc_msg_check_result(const Medclear__ClaimResult *res, int64_t total_fen, char *text,
                                 size_t text_size);
 
 /* The status a claim takes from its result: "SETTLED", "COMPUTED" (an accepted
- * PRESETTLE) or "REJECTED". settle is true for a SETTLE claim. */
-const char *mc_msg_result_status(const Medclear__ClaimResult *res, bool settle);
+ * PRESETTLE) or "REJECTED". books is false for a PRESETTLE claim, true for the kinds
+ * that change the books (SETTLE, CANCEL, REVERSE). */
+const char *mc_msg_result_status(const Medclear__ClaimResult *res, bool books);
 
 #endif

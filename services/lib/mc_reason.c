@@ -38,6 +38,7 @@ static const struct reason_name reasons[MC_R__COUNT] = {
     [MC_R_ALREADY_CANCELLED] = {"ALREADY_CANCELLED", "settlement already cancelled"},
     [MC_R_TIMED_OUT] = {"TIMED_OUT", "no result within the configured time"},
     [MC_R_INTERNAL] = {"INTERNAL", "internal error, try again later"},
+    [MC_R_REVERSED] = {"REVERSED", "the request was reversed before its outcome"},
 };
 
 /*

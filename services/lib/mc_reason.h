@@ -27,6 +27,7 @@ typedef enum mc_reason {
     MC_R_ALREADY_CANCELLED,   /* cancel of a settlement already cancelled */
     MC_R_TIMED_OUT,           /* no result within the configured time */
     MC_R_INTERNAL,            /* the service could not process it (database error) */
+    MC_R_REVERSED,            /* the request was reversed (2601) before its outcome */
     MC_R__COUNT
 } mc_reason_t;
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mc_db.h"
 #include "mc_log.h"
@@ -37,6 +38,9 @@ struct mc_service {
     char dlq_topic[128];
     pending_t *pending;
     int n_pending, cap_pending;
+    bool db_lost;      /* the connection broke: reconnect before the next batch */
+    bool backlog;      /* some outbox rows are not published yet: retry */
+    int64_t next_tick; /* when the service's periodic work runs next (epoch ms) */
     /* statements, schema-qualified at start-up */
     char sql_inbox_insert[256];
     char sql_inbox_hash[256];
@@ -54,7 +58,7 @@ struct mc_msg_ctx {
 
 PGconn *mc_ctx_db(mc_msg_ctx_t *ctx) { return ctx->svc->db; }
 const mc_config_t *mc_ctx_config(mc_msg_ctx_t *ctx) { return ctx->svc->cfg; }
-const char *mc_ctx_topic(mc_msg_ctx_t *ctx) { return rd_kafka_topic_name(ctx->msg->rkt); }
+const char *mc_ctx_topic(mc_msg_ctx_t *ctx) { return ctx->msg ? rd_kafka_topic_name(ctx->msg->rkt) : ""; }
 const char *mc_ctx_message_id(mc_msg_ctx_t *ctx) { return ctx->message_id; }
 
 static pending_t *pending_add(mc_service_t *svc)
@@ -262,6 +266,27 @@ static bool publish_pending(mc_service_t *svc)
         }
     }
     rd_kafka_flush(svc->producer, 30000);
+    if (rd_kafka_outq_len(svc->producer) > 0) {
+        /* The broker is away. The delivery reports point into svc->pending, which is
+         * about to be reused: purge what is left and serve its reports now. The rows
+         * stay unpublished and go out later; a copy that did reach the broker is a
+         * duplicate with the same message id, which every consumer's inbox skips. */
+        rd_kafka_purge(svc->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        for (int i = 0; i < 100 && rd_kafka_outq_len(svc->producer) > 0; i++)
+            rd_kafka_poll(svc->producer, 100);
+    }
+    char fatal[256];
+    if (rd_kafka_fatal_error(svc->producer, fatal, sizeof(fatal))) {
+        char err[512];
+        mc_error("producer failed (%s); creating a new one", fatal);
+        rd_kafka_t *fresh = mc_bus_producer(svc->cfg, err, sizeof(err));
+        if (fresh) {
+            rd_kafka_destroy(svc->producer);
+            svc->producer = fresh;
+        } else {
+            mc_error("could not create a producer: %s", err);
+        }
+    }
 
     /* "{1,2,3}" */
     size_t cap = (size_t)svc->n_pending * 21 + 3, off = 0;
@@ -444,12 +469,12 @@ static bool apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n)
             continue;
         }
         /* The message is undone alone; a broken connection ends the batch instead. */
+        char detail[256];
+        snprintf(detail, sizeof(detail), "could not apply: %s", PQerrorMessage(svc->db));
         pending_truncate(svc, mark);
         if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK TO SAVEPOINT msg", NULL))
             goto lost;
         if (err == MC_ERR_DB) {
-            char detail[256];
-            snprintf(detail, sizeof(detail), "could not apply: %s", PQerrorMessage(svc->db));
             ctx.message_id = "";
             if (mc_ctx_dead_letter(&ctx, MC_R_INTERNAL, detail) != MC_ERR_OK)
                 goto lost;
@@ -467,20 +492,91 @@ lost:
     return false;
 }
 
+/* Reconnects to the database, backing off up to 5 s, until it answers or we stop. */
+static bool reconnect(mc_service_t *svc, volatile sig_atomic_t *running)
+{
+    int delay_ms = 100;
+    for (int attempt = 1; *running; attempt++) {
+        PQreset(svc->db);
+        if (PQstatus(svc->db) == CONNECTION_OK) {
+            PQclear(PQexec(svc->db, "SET client_min_messages = warning"));
+            mc_info("database connection restored after %d attempts", attempt);
+            svc->db_lost = false;
+            return true;
+        }
+        if (attempt == 1 || attempt % 20 == 0)
+            mc_warn("database unavailable (attempt %d): %s", attempt, PQerrorMessage(svc->db));
+        struct timespec ts = {delay_ms / 1000, (long)(delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
+    }
+    return false;
+}
+
+/* Moves each partition of a batch that was not applied back to its first message, so
+ * the batch is consumed again once the database is back. */
+static void rewind_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+    for (int i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        if (m->err || !m->rkt)
+            continue;
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(list, rd_kafka_topic_name(m->rkt), m->partition);
+        if (!tp)
+            rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(m->rkt), m->partition)
+                ->offset = m->offset;
+        else if (m->offset < tp->offset)
+            tp->offset = m->offset;
+    }
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(svc->consumer, list, 10000);
+    if (error) {
+        mc_error("could not rewind the batch: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Runs the service's periodic work (timeouts) in a transaction of its own. */
+static void run_tick(mc_service_t *svc)
+{
+    mc_msg_ctx_t ctx = {.svc = svc, .msg = NULL, .message_id = NULL};
+    if (!mc_db_do(svc->db, "BEGIN", NULL)) {
+        svc->db_lost = mc_db_broken(svc->db);
+        return;
+    }
+    if (svc->def->tick(&ctx, svc->def->opaque) != MC_ERR_OK || !mc_db_do(svc->db, "COMMIT", NULL)) {
+        pending_truncate(svc, 0);
+        if (mc_db_broken(svc->db))
+            svc->db_lost = true;
+        else
+            PQclear(PQexec(svc->db, "ROLLBACK"));
+        return;
+    }
+    if (!publish_pending(svc))
+        svc->backlog = true;
+}
+
 int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
 {
     int max = (int)svc->cfg->batch_max;
     rd_kafka_message_t **msgs = calloc((size_t)max, sizeof(*msgs));
-    int rc = 0;
     if (!msgs)
         abort();
-    if (!publish_backlog(svc)) {
-        free(msgs);
-        return 1;
-    }
+    svc->backlog = true; /* rows a crash left unpublished go out first */
     mc_info("running");
 
     while (*running) {
+        if (svc->db_lost && !reconnect(svc, running))
+            break;
+        if (svc->backlog && publish_backlog(svc))
+            svc->backlog = false;
+        if (svc->def->tick && mc_now_ms() >= svc->next_tick) {
+            svc->next_tick = mc_now_ms() + 1000;
+            run_tick(svc);
+        }
+
         int n = 0;
         rd_kafka_message_t *first = rd_kafka_consumer_poll(svc->consumer, 100);
         if (!first)
@@ -498,18 +594,21 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
         }
 
         bool applied = apply_batch(svc, msgs, n);
+        if (!applied) {
+            /* Nothing of the batch committed and no offset moved: consume it again
+             * once the database answers. */
+            mc_error("database lost during a batch of %d messages; rewinding", n);
+            rewind_batch(svc, msgs, n);
+            svc->db_lost = true;
+        }
         for (int i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
-        if (!applied) {
-            /* Offsets stay uncommitted, so the batch is redelivered to the next
-             * instance; leaving now lets the supervisor restart us cleanly. */
-            mc_error("database lost during a batch; stopping so the batch is redelivered");
-            rc = 1;
-            break;
-        }
+        if (!applied)
+            continue;
         mc_debug("committed a batch of %d messages", n);
-        if (!publish_pending(svc) && !publish_backlog(svc)) {
+        if (!publish_pending(svc)) {
             mc_warn("outbox not fully published; will retry");
+            svc->backlog = true;
         }
         rd_kafka_resp_err_t err = rd_kafka_commit(svc->consumer, NULL, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -517,7 +616,7 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
     }
     free(msgs);
     mc_info("stopping");
-    return rc;
+    return 0;
 }
 
 void mc_service_destroy(mc_service_t *svc)

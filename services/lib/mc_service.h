@@ -43,6 +43,12 @@ typedef struct mc_service_def {
      */
     mc_err_t (*duplicate)(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, bool same_payload,
                           void *opaque);
+    /*
+     * Periodic work (NULL: none), run about once a second in a transaction of its own;
+     * what it emits is published after its commit. ctx has no message: mc_ctx_topic()
+     * is "" and mc_ctx_dead_letter() must not be called.
+     */
+    mc_err_t (*tick)(mc_msg_ctx_t *ctx, void *opaque);
     void *opaque;
 } mc_service_def_t;
 
@@ -56,7 +62,10 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
                              const char *const *extra_topics, int n_extra, char *errstr,
                              size_t errstr_size);
 
-/* Runs until *running becomes 0. Returns 0 on a clean stop, 1 on a fatal error. */
+/*
+ * Runs until *running becomes 0; a lost database is reconnected and the batch it broke
+ * consumed again, a lost broker is waited for. Returns 0.
+ */
 int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running);
 
 /* Flushes the producer, leaves the group, closes the database. NULL is a no-op. */

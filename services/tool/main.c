@@ -18,7 +18,9 @@ static const struct command {
     {"data", tool_data, "data load DIR              load reference data (CSV) into every schema"},
     {"submit", tool_submit,
      "submit [options] FILE...   publish settlement requests; --wait prints the replies"},
-    {"dlq", tool_dlq, "dlq list [--json]          list the dead letters with their reasons"},
+    {"dlq", tool_dlq, "dlq list|replay [filters]  list or re-publish the dead letters"},
+    {"verify", tool_verify, "verify [--wait-ms N]       check the cross-service invariants"},
+    {"load", tool_load, "load [options]             offer generated requests, report throughput and latency"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -165,7 +165,7 @@ static const struct data_file {
     /* Balances and year-to-date figures are opening values: set once, then owned by the
      * settlements, so loading the same files again never resets them. */
     {"insuring/persons.csv", "insuring.persons", "person_id", "account_balance_fen"},
-    {"insuring/accumulators.csv", "insuring.accumulators", "person_id, year, cap_group", "*"},
+    {"insuring/accumulators.csv", "insuring.accumulator_openings", "person_id, year, cap_group", "*"},
     {"insuring/registrations.csv", "insuring.registrations",
      "person_id, treating_region, reg_type, valid_from", NULL},
     {"insuring/chronic.csv", "insuring.chronic_certifications",

@@ -1,8 +1,13 @@
 /*
- * `medclear dlq list`: the dead letters on mc.dlq, oldest first, with the reason code,
- * what is wrong, where the original came from and which service refused it. Reads the
- * topic from its beginning to its current end without joining a consumer group, so
- * listing never moves anyone's position.
+ * `medclear dlq list` and `medclear dlq replay`: the dead letters on mc.dlq, oldest
+ * first, with the reason code, what is wrong, where the original came from and which
+ * service refused it. Both read the topic from its beginning to its current end without
+ * joining a consumer group, so they never move anyone's position.
+ *
+ * replay publishes the original bytes of the chosen dead letters again to the topic
+ * they came from, with their original key, after whatever was wrong has been fixed
+ * (reference data loaded, a service upgraded). A message still bad lands in the dead
+ * letters again; one that was applied before is skipped by the inbox.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,8 +43,46 @@ static void json_str(const char *s)
     putchar('"');
 }
 
-static int list(const mc_config_t *cfg, bool json)
+typedef struct filter {
+    const char *reason; /* NULL: any */
+    int32_t partition;  /* -1: any */
+    int64_t offset;     /* -1: any */
+} filter_t;
+
+/* Publishes one dead letter's original bytes to its source topic. */
+static bool replay_one(rd_kafka_t *producer, const rd_kafka_message_t *m, const char *source,
+                       int *delivered)
 {
+    char topic[256];
+    const char *slash = strchr(source, '/');
+    if (!slash || slash == source || (size_t)(slash - source) >= sizeof(topic)) {
+        fprintf(stderr, "medclear: dead letter at offset %" PRId64 " has no source topic\n",
+                m->offset);
+        return false;
+    }
+    memcpy(topic, source, (size_t)(slash - source));
+    topic[slash - source] = '\0';
+    rd_kafka_resp_err_t e;
+    do {
+        e = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, m->key_len),
+                              RD_KAFKA_V_VALUE(m->payload, m->len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_OPAQUE(delivered), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(producer, 50);
+    } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+    if (e) {
+        fprintf(stderr, "medclear: could not replay to %s: %s\n", topic, rd_kafka_err2str(e));
+        return false;
+    }
+    return true;
+}
+
+static int list(const mc_config_t *cfg, bool json, const filter_t *filter, rd_kafka_t *replay)
+{
+    int replayed = 0, failed_replays = 0;
+    int *delivered = NULL;
+    size_t n_delivered = 0, cap_delivered = 0;
     char err[512], topic[128];
     int rc = 1, count = 0;
     mc_bus_topic(cfg, topic, sizeof(topic), "dlq");
@@ -83,6 +126,7 @@ static int list(const mc_config_t *cfg, bool json)
     if (!json)
         printf("%-4s %-10s %-22s %-10s %-28s %s\n", "part", "offset", "reason", "service",
                "source", "detail");
+
     int64_t deadline = mc_now_ms() + 30000;
     while (remaining > 0 && mc_now_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 200);
@@ -94,8 +138,34 @@ static int list(const mc_config_t *cfg, bool json)
             header(m, "detail", detail, sizeof(detail));
             header(m, "source", source, sizeof(source));
             header(m, "service", service, sizeof(service));
-            count++;
-            if (json) {
+            bool chosen = (!filter->reason || strcmp(filter->reason, reason) == 0) &&
+                          (filter->partition < 0 || filter->partition == m->partition) &&
+                          (filter->offset < 0 || filter->offset == m->offset);
+            if (chosen && replay) {
+                if (n_delivered == cap_delivered) {
+                    /* delivery flags must not move while messages are in flight */
+                    rd_kafka_flush(replay, 30000);
+                    for (size_t k = 0; k < n_delivered; k++)
+                        failed_replays += delivered[k] != 1;
+                    n_delivered = 0;
+                    if (!delivered) {
+                        cap_delivered = 4096;
+                        delivered = calloc(cap_delivered, sizeof(int));
+                    }
+                }
+                delivered[n_delivered] = 0;
+                if (replay_one(replay, m, source, &delivered[n_delivered])) {
+                    n_delivered++;
+                    replayed++;
+                } else {
+                    failed_replays++;
+                }
+            }
+            if (chosen)
+                count++;
+            if (!chosen) {
+                /* not listed */
+            } else if (json) {
                 printf("{\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"reason\":", m->partition,
                        m->offset);
                 json_str(reason);
@@ -119,10 +189,18 @@ static int list(const mc_config_t *cfg, bool json)
         }
         rd_kafka_message_destroy(m);
     }
-    if (!json)
+    if (replay) {
+        rd_kafka_flush(replay, 30000);
+        for (size_t k = 0; k < n_delivered; k++)
+            failed_replays += delivered[k] != 1;
+        printf("%d dead letters replayed, %d could not be\n", replayed - failed_replays,
+               failed_replays);
+    } else if (!json) {
         printf("%d dead letters\n", count);
-    rc = remaining > 0 ? 1 : 0;
+    }
+    rc = remaining > 0 || failed_replays > 0 ? 1 : 0;
 out:
+    free(delivered);
     free(end);
     rd_kafka_topic_partition_list_destroy(assign);
     if (md)
@@ -133,13 +211,52 @@ out:
     return rc;
 }
 
+static void usage(void)
+{
+    fprintf(stderr, "usage: medclear dlq list [--json] [--reason CODE] [--partition P --offset O]\n"
+                    "       medclear dlq replay [--reason CODE] [--partition P --offset O]\n");
+}
+
 int tool_dlq(const mc_config_t *cfg, int argc, char **argv)
 {
-    if (argc >= 1 && strcmp(argv[0], "list") == 0) {
-        bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
-        if (argc == 1 || json)
-            return list(cfg, json);
+    if (argc < 1 || (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "replay") != 0)) {
+        usage();
+        return 2;
     }
-    fprintf(stderr, "usage: medclear dlq list [--json]\n");
-    return 2;
+    bool replay = strcmp(argv[0], "replay") == 0, json = false;
+    filter_t filter = {NULL, -1, -1};
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if (strcmp(argv[i], "--json") == 0 && !replay) {
+            json = true;
+        } else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+            filter.reason = argv[++i];
+            if (mc_reason_from_code(filter.reason) == MC_R__COUNT) {
+                fprintf(stderr, "medclear: --reason: \"%s\" is not a reason code\n", filter.reason);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--partition") == 0 && i + 1 < argc) {
+            filter.partition = (int32_t)strtol(argv[++i], &end, 10);
+        } else if (strcmp(argv[i], "--offset") == 0 && i + 1 < argc) {
+            filter.offset = strtoll(argv[++i], &end, 10);
+        } else {
+            usage();
+            return 2;
+        }
+        if (end && (*end != '\0' || end == argv[i])) {
+            fprintf(stderr, "medclear: %s expects a number\n", argv[i - 1]);
+            return 2;
+        }
+    }
+    if (!replay)
+        return list(cfg, json, &filter, NULL);
+    char err[512];
+    rd_kafka_t *producer = mc_bus_producer(cfg, err, sizeof(err));
+    if (!producer) {
+        fprintf(stderr, "medclear: %s\n", err);
+        return 1;
+    }
+    int rc = list(cfg, false, &filter, producer);
+    rd_kafka_destroy(producer);
+    return rc;
 }

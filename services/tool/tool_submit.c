@@ -14,6 +14,8 @@
  *   visit_type = OUTPATIENT        (OUTPATIENT, CHRONIC, INPATIENT)
  *   emergency = no
  *   visit_date = 2026-11-23
+ *   settlement_id = S3200...       (CANCEL: the settlement to undo)
+ *   original_request_id = H31...   (REVERSE: the request to undo)
  *   line = 1, 001201000010000, CT scan, 1000, 30000, 30000
  *          (line_no, item_code, name, quantity_milli, unit_price_fen[, amount_fen])
  *
@@ -33,6 +35,7 @@
 #include "mc_date.h"
 #include "mc_money.h"
 #include "tool.h"
+#include "tool_bus.h"
 
 #define MAX_REQUESTS 10000
 
@@ -40,6 +43,7 @@ typedef struct request {
     Medclear__SettlementRequest req;
     char request_id[MC_ID_MAX + 1];
     char treating_region[8], insuring_region[8], hospital[MC_ID_MAX + 1], person[MC_ID_MAX + 1];
+    char settlement_id[MC_ID_MAX + 1], original_request_id[MC_ID_MAX + 1];
     Medclear__FeeLine *lines;
     Medclear__FeeLine **line_ptrs;
     char (*codes)[65];
@@ -165,6 +169,10 @@ static bool set_field(request_t *r, const char *key, char *value, char *err, siz
             snprintf(err, err_size, "visit_date: \"%s\" is not a date YYYY-MM-DD", value);
             return false;
         }
+    } else if (strcmp(key, "settlement_id") == 0) {
+        snprintf(r->settlement_id, sizeof(r->settlement_id), "%s", value);
+    } else if (strcmp(key, "original_request_id") == 0) {
+        snprintf(r->original_request_id, sizeof(r->original_request_id), "%s", value);
     } else if (strcmp(key, "line") == 0) {
         return add_line(r, value, err, err_size);
     } else {
@@ -245,23 +253,10 @@ static void finish_request(request_t *r, int seq)
     q->insuring_region = r->insuring_region;
     q->hospital_code = r->hospital;
     q->person_id = r->person;
+    q->settlement_id = r->settlement_id;
+    q->original_request_id = r->original_request_id;
     q->n_lines = r->n_lines;
     q->lines = r->line_ptrs;
-}
-
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
 }
 
 static void print_json(const request_t *r)
@@ -270,14 +265,14 @@ static void print_json(const request_t *r)
     const Medclear__SplitTotals *t = p->totals;
     const Medclear__Payment *pay = p->payment;
     printf("{\"request_id\":");
-    json_str(stdout, p->request_id);
+    tool_bus_json_str(stdout, p->request_id);
     printf(",\"kind\":\"%s\",\"status\":\"%s\",\"reason_code\":", mc_kind_code(p->kind),
            p->status == MEDCLEAR__STATUS__ACCEPTED ? "ACCEPTED" : "REJECTED");
-    json_str(stdout, p->reason_code);
+    tool_bus_json_str(stdout, p->reason_code);
     printf(",\"reason_text\":");
-    json_str(stdout, p->reason_text);
+    tool_bus_json_str(stdout, p->reason_text);
     printf(",\"settlement_id\":");
-    json_str(stdout, p->settlement_id);
+    tool_bus_json_str(stdout, p->settlement_id);
     printf(",\"total_fen\":%" PRId64 ",\"full_self_pay_fen\":%" PRId64 ",\"over_limit_fen\":%" PRId64
            ",\"self_pay_first_fen\":%" PRId64 ",\"in_scope_fen\":%" PRId64,
            t ? t->total_fen : 0, t ? t->full_self_pay_fen : 0, t ? t->over_limit_fen : 0,
@@ -289,16 +284,16 @@ static void print_json(const request_t *r)
            pay ? pay->tier2_fen : 0, pay ? pay->account_fen : 0, pay ? pay->cash_fen : 0,
            pay ? pay->person_fen : 0);
     printf(",\"registration_type\":");
-    json_str(stdout, pay ? pay->registration_type : "");
+    tool_bus_json_str(stdout, pay ? pay->registration_type : "");
     printf(",\"policy_version\":");
-    json_str(stdout, p->policy_version);
+    tool_bus_json_str(stdout, p->policy_version);
     printf(",\"catalog_version\":");
-    json_str(stdout, p->catalog_version);
+    tool_bus_json_str(stdout, p->catalog_version);
     printf(",\"lines\":[");
     for (size_t i = 0; i < p->n_lines; i++) {
         const Medclear__LineSplit *l = p->lines[i];
         printf("%s{\"line_no\":%d,\"item_code\":", i ? "," : "", l->line_no);
-        json_str(stdout, l->item_code);
+        tool_bus_json_str(stdout, l->item_code);
         printf(",\"class\":\"%s\",\"not_in_catalog\":%s,\"amount_fen\":%" PRId64 ",\"full_self_pay_fen\":%" PRId64
                ",\"over_limit_fen\":%" PRId64 ",\"self_pay_first_fen\":%" PRId64
                ",\"in_scope_fen\":%" PRId64 "}",
@@ -336,66 +331,6 @@ static void print_human(const request_t *r)
     printf("  person's burden %12s    ratio %d bp, %s, policy %s, catalog %s\n",
            tool_yuan(pay->person_fen, a), pay->ratio_bp, pay->registration_type,
            p->policy_version, p->catalog_version);
-}
-
-/* Assigns consumer to the current end of every partition of topics. */
-static bool assign_at_end(rd_kafka_t *producer, rd_kafka_t *consumer, char topics[][128], int n)
-{
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
-    bool ok = true;
-    for (int i = 0; i < n && ok; i++) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(producer, topics[i], NULL);
-        const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_resp_err_t err;
-        /* A topic created a moment ago may take a little while to show in metadata. */
-        for (int attempt = 0;; attempt++) {
-            err = rd_kafka_metadata(producer, 0, rkt, &md, 10000);
-            if (!err && md->topic_cnt == 1)
-                err = md->topics[0].err;
-            else if (!err)
-                err = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-            if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || attempt == 50)
-                break;
-            if (md)
-                rd_kafka_metadata_destroy(md);
-            md = NULL;
-            rd_kafka_poll(producer, 200);
-        }
-        if (err) {
-            fprintf(stderr, "medclear: could not read metadata of %s: %s\n", topics[i],
-                    rd_kafka_err2str(err));
-            ok = false;
-        }
-        for (int p = 0; ok && p < md->topics[0].partition_cnt; p++) {
-            int64_t lo, hi;
-            int32_t part = md->topics[0].partitions[p].id;
-            for (int attempt = 0; attempt < 50; attempt++) {
-                err = rd_kafka_query_watermark_offsets(producer, topics[i], part, &lo, &hi,
-                                                       10000);
-                if (err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
-                    err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
-                    err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-                    break;
-                rd_kafka_poll(producer, 200); /* a new partition's leader is being elected */
-            }
-            if (err) {
-                fprintf(stderr, "medclear: could not read offsets of %s [%d]: %s\n", topics[i],
-                        part, rd_kafka_err2str(err));
-                ok = false;
-                break;
-            }
-            rd_kafka_topic_partition_list_add(list, topics[i], part)->offset = hi;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-    }
-    if (ok && rd_kafka_assign(consumer, list)) {
-        fprintf(stderr, "medclear: could not assign reply partitions\n");
-        ok = false;
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-    return ok;
 }
 
 int tool_submit(const mc_config_t *cfg, int argc, char **argv)
@@ -491,7 +426,7 @@ int tool_submit(const mc_config_t *cfg, int argc, char **argv)
             fprintf(stderr, "medclear: %s\n", err);
             goto out;
         }
-        if (!assign_at_end(producer, consumer, topics, n_topics))
+        if (!tool_bus_assign_at_end(producer, consumer, topics, n_topics))
             goto out;
     }
 

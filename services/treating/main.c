@@ -42,6 +42,7 @@ int main(int argc, char **argv)
         .schema = "treating",
         .handle = treating_handle,
         .duplicate = treating_duplicate,
+        .tick = treating_tick,
     };
     return mc_app_run(&cfg, &def, consumed, n_in, produced, n_out);
 }

@@ -72,8 +72,8 @@ static mc_err_t reject_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
     if (!mc_db_do(mc_ctx_db(ctx),
                   "INSERT INTO treating.requests (request_id, message_id, request_hash, kind, "
                   "treating_region, hospital_code, person_id, insuring_region, status, "
-                  "reason_code, reason_text, replied_at) "
-                  "VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, 'REJECTED', $9, $10, now())",
+                  "reason_code, reason_text, replied_at, answers) "
+                  "VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, 'REJECTED', $9, $10, now(), 1)",
                   &p))
         return MC_ERR_DB;
 
@@ -200,74 +200,22 @@ static mc_reason_t check_request(const Medclear__SettlementRequest *req, const c
     return MC_OK;
 }
 
-static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+/* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. */
+static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const uint8_t *body,
+                          size_t body_len)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     PGconn *db = mc_ctx_db(ctx);
     char text[320];
     mc_err_t err = MC_ERR_OK;
-    uint8_t *body = NULL;
-    size_t body_len = 0;
     catalog_t cat = {NULL};
     PGresult *res = NULL;
     mc_array_t a_no, a_code, a_class, a_qty, a_price, a_amt, a_fsp, a_over, a_spf, a_scope;
     bool arrays = false;
-
-    if (!mc_valid_id(req->request_id, MC_ID_MAX))
-        return mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST,
-                                  "request_id missing or not printable ASCII of at most 64");
-
-    body_len = medclear__settlement_request__get_packed_size(req);
-    body = malloc(body_len ? body_len : 1);
-    if (!body)
-        abort();
-    medclear__settlement_request__pack(req, body);
-
-    /* The same request id again: its earlier outcome, or a modified-duplicate rejection. */
     mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, req->request_id);
-    mc_p_bytes(&p, body, body_len);
-    res = mc_db_run(db,
-                    "SELECT request_hash = sha256($2), status FROM treating.requests "
-                    "WHERE request_id = $1",
-                    &p);
-    if (!res) {
-        err = MC_ERR_DB;
-        goto out;
-    }
-    if (PQntuples(res) == 1) {
-        bool same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        PQclear(res);
-        res = NULL;
-        if (same) {
-            char topic[128];
-            bool found;
-            mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
-            err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
-        } else {
-            Medclear__SettlementReply reply;
-            medclear__settlement_reply__init(&reply);
-            reply.request_id = req->request_id;
-            reply.kind = req->kind;
-            reply.status = MEDCLEAR__STATUS__REJECTED;
-            reply.reason_code = (char *)mc_reason_code(MC_R_DUPLICATE_MODIFIED);
-            reply.reason_text = "request_id was used before with a different request";
-            err = emit_reply(ctx, region, env->trace_id, &reply);
-        }
-        goto out;
-    }
-    PQclear(res);
-    res = NULL;
 
     mc_reason_t r;
-    if (req->kind != MEDCLEAR__KIND__SETTLE && req->kind != MEDCLEAR__KIND__PRESETTLE) {
-        snprintf(text, sizeof(text), "request kind %s is not handled by this version",
-                 mc_kind_code(req->kind));
-        err = reject_request(ctx, env, req, region, body, body_len, MC_R_UNKNOWN_TYPE, text);
-        goto out;
-    }
     r = check_request(req, region, text, sizeof(text));
     if (r != MC_OK) {
         err = reject_request(ctx, env, req, region, body, body_len, r, text);
@@ -405,8 +353,8 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
                   "INSERT INTO treating.claims (claim_id, kind, treating_region, insuring_region, "
                   "hospital_code, hospital_level, person_id, visit_type, visit_date, total_fen, "
                   "full_self_pay_fen, over_limit_fen, self_pay_first_fen, in_scope_fen, "
-                  "catalog_version, status) SELECT request_id, $4, $5, $8, $6, $9, $7, $10, "
-                  "$11::date, $12, $13, $14, $15, $16, $17, 'SENT' FROM r",
+                  "catalog_version, status, request_id) SELECT request_id, $4, $5, $8, $6, $9, "
+                  "$7, $10, $11::date, $12, $13, $14, $15, $16, $17, 'SENT', request_id FROM r",
                   &p)) {
         err = MC_ERR_DB;
         goto out_splits;
@@ -482,6 +430,344 @@ out:
         PQclear(cat.res);
     if (res)
         PQclear(res);
+    return err;
+}
+
+/* A reply that carries only a status and a reason. */
+static mc_err_t reply_status(mc_msg_ctx_t *ctx, const char *region, const char *trace_id,
+                             const char *request_id, Medclear__Kind kind, mc_reason_t reason,
+                             const char *text, const char *settlement_id)
+{
+    Medclear__SettlementReply reply;
+    medclear__settlement_reply__init(&reply);
+    reply.request_id = (char *)request_id;
+    reply.kind = kind;
+    reply.status = reason == MC_OK ? MEDCLEAR__STATUS__ACCEPTED : MEDCLEAR__STATUS__REJECTED;
+    reply.reason_code = reason == MC_OK ? "" : (char *)mc_reason_code(reason);
+    reply.reason_text = (char *)text;
+    reply.settlement_id = (char *)(settlement_id ? settlement_id : "");
+    return emit_reply(ctx, region, trace_id, &reply);
+}
+
+/* Columns of a claim that an undo copies, in this order. */
+#define CLAIM_COLUMNS                                                                           \
+    "claim_id, status, kind, insuring_region, hospital_code, hospital_level, person_id, "       \
+    "visit_type, to_char(visit_date, 'YYYYMMDD'), total_fen, full_self_pay_fen, "             \
+    "over_limit_fen, self_pay_first_fen, in_scope_fen, catalog_version, "                     \
+    "coalesce(settlement_id, ''), undone_by IS NOT NULL, request_id"
+
+/*
+ * Starts the undo of a settled claim (row 0 of orig, read with CLAIM_COLUMNS and locked):
+ * records an undo claim with negative amounts and sends it to the centre. request_id is
+ * the agency request the undo answers, NULL for an undo of a late result.
+ */
+static mc_err_t send_undo(mc_msg_ctx_t *ctx, const char *region, const char *trace_id,
+                          const PGresult *orig, const char *claim_id, const char *request_id,
+                          Medclear__Kind kind)
+{
+    PGconn *db = mc_ctx_db(ctx);
+    const char *orig_id = PQgetvalue(orig, 0, 0);
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, claim_id);
+    mc_p_str(&p, mc_kind_code(kind));
+    mc_p_str(&p, request_id);
+    mc_p_str(&p, orig_id);
+    mc_p_str(&p, region);
+    if (!mc_db_do(db,
+                  "WITH o AS (UPDATE treating.claims SET undone_by = $1 WHERE claim_id = $4 "
+                  "RETURNING *) "
+                  "INSERT INTO treating.claims (claim_id, kind, request_id, undoes, treating_region, "
+                  "insuring_region, hospital_code, hospital_level, person_id, visit_type, "
+                  "visit_date, total_fen, full_self_pay_fen, over_limit_fen, self_pay_first_fen, "
+                  "in_scope_fen, catalog_version, status) SELECT $1, $2, $3, $4, $5, "
+                  "insuring_region, hospital_code, hospital_level, person_id, visit_type, "
+                  "visit_date, -total_fen, -full_self_pay_fen, -over_limit_fen, "
+                  "-self_pay_first_fen, -in_scope_fen, catalog_version, 'SENT' FROM o",
+                  &p))
+        return MC_ERR_DB;
+
+    Medclear__SplitTotals totals;
+    medclear__split_totals__init(&totals);
+    totals.total_fen = -mc_db_int(orig, 0, 9);
+    totals.full_self_pay_fen = -mc_db_int(orig, 0, 10);
+    totals.over_limit_fen = -mc_db_int(orig, 0, 11);
+    totals.self_pay_first_fen = -mc_db_int(orig, 0, 12);
+    totals.in_scope_fen = -mc_db_int(orig, 0, 13);
+
+    Medclear__Claim claim;
+    medclear__claim__init(&claim);
+    claim.claim_id = (char *)claim_id;
+    claim.request_id = (char *)(request_id ? request_id : claim_id);
+    claim.kind = kind;
+    claim.treating_region = (char *)region;
+    claim.insuring_region = PQgetvalue(orig, 0, 3);
+    claim.hospital_code = PQgetvalue(orig, 0, 4);
+    claim.hospital_level = (int32_t)mc_db_int(orig, 0, 5);
+    claim.person_id = PQgetvalue(orig, 0, 6);
+    claim.visit_type = strcmp(PQgetvalue(orig, 0, 7), "INPATIENT") == 0 ? MEDCLEAR__VISIT_TYPE__INPATIENT
+                       : strcmp(PQgetvalue(orig, 0, 7), "CHRONIC") == 0
+                           ? MEDCLEAR__VISIT_TYPE__CHRONIC
+                           : MEDCLEAR__VISIT_TYPE__OUTPATIENT;
+    claim.visit_date = (int32_t)mc_db_int(orig, 0, 8);
+    claim.totals = &totals;
+    claim.catalog_version = PQgetvalue(orig, 0, 14);
+    claim.settlement_id = PQgetvalue(orig, 0, 15);
+
+    char topic[128], id[33];
+    mc_bus_topic(mc_ctx_config(ctx), topic, sizeof(topic), "claims");
+    Medclear__Envelope out;
+    mc_envelope_init(&out, id, region, trace_id);
+    out.body_case = MEDCLEAR__ENVELOPE__BODY_CLAIM;
+    out.claim = &claim;
+    return mc_ctx_emit(ctx, topic, claim_id, &out);
+}
+
+/* Records an undo request (CANCEL or REVERSE) as PENDING or answered. */
+static mc_err_t record_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
+                               const Medclear__SettlementRequest *req, const char *region,
+                               const uint8_t *body, size_t body_len, const char *status,
+                               mc_reason_t reason, const char *text)
+{
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, req->request_id);
+    mc_p_str(&p, env->message_id);
+    mc_p_bytes(&p, body, body_len);
+    mc_p_str(&p, mc_kind_code(req->kind));
+    mc_p_str(&p, region);
+    mc_p_str(&p, req->hospital_code);
+    mc_p_str(&p, req->person_id);
+    mc_p_str(&p, req->insuring_region);
+    mc_p_str(&p, status);
+    mc_p_str(&p, reason == MC_OK ? NULL : mc_reason_code(reason));
+    mc_p_str(&p, text);
+    mc_p_str(&p, req->original_request_id[0] ? req->original_request_id : NULL);
+    mc_p_str(&p, req->settlement_id[0] ? req->settlement_id : NULL);
+    return mc_db_do(mc_ctx_db(ctx),
+                    "INSERT INTO treating.requests (request_id, message_id, request_hash, kind, "
+                    "treating_region, hospital_code, person_id, insuring_region, status, "
+                    "reason_code, reason_text, original_request_id, settlement_id, replied_at, "
+                    "answers) VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                    "$13, CASE WHEN $9 = 'PENDING' THEN NULL ELSE now() END, "
+                    "CASE WHEN $9 = 'PENDING' THEN 0 ELSE 1 END)",
+                    &p)
+               ? MC_ERR_OK
+               : MC_ERR_DB;
+}
+
+/* Answers an undo request at once (nothing to undo, or a rejection) and records it. */
+static mc_err_t answer_undo(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const char *region,
+                            const uint8_t *body, size_t body_len, mc_reason_t reason,
+                            const char *text)
+{
+    const Medclear__SettlementRequest *req = env->request;
+    if (record_request(ctx, env, req, region, body, body_len,
+                       reason == MC_OK ? "ACCEPTED" : "REJECTED", reason, text) != MC_ERR_OK)
+        return MC_ERR_DB;
+    return reply_status(ctx, region, env->trace_id, req->request_id, req->kind, reason, text, NULL);
+}
+
+/* CANCEL (2208/2305): undo a settled claim of this region by its settlement id. */
+static mc_err_t on_cancel(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const uint8_t *body,
+                          size_t body_len)
+{
+    const Medclear__SettlementRequest *req = env->request;
+    const char *region = mc_topic_party(mc_ctx_topic(ctx));
+    char text[256];
+    if (!mc_valid_id(req->settlement_id, MC_ID_MAX))
+        return answer_undo(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
+                           "a CANCEL needs the settlement_id to undo");
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, req->settlement_id);
+    mc_p_str(&p, region);
+    PGresult *orig = mc_db_run(mc_ctx_db(ctx),
+                               "SELECT " CLAIM_COLUMNS " FROM treating.claims WHERE settlement_id = $1 "
+                               "AND treating_region = $2 AND kind = 'SETTLE' FOR UPDATE",
+                               &p);
+    if (!orig)
+        return MC_ERR_DB;
+    mc_err_t err;
+    if (PQntuples(orig) == 0) {
+        snprintf(text, sizeof(text), "no settlement \"%s\" in region %s", req->settlement_id, region);
+        err = answer_undo(ctx, env, region, body, body_len, MC_R_UNKNOWN_SETTLEMENT, text);
+    } else if (strcmp(PQgetvalue(orig, 0, 16), "t") == 0) {
+        snprintf(text, sizeof(text), "settlement \"%s\" is already cancelled or being cancelled",
+                 req->settlement_id);
+        err = answer_undo(ctx, env, region, body, body_len, MC_R_ALREADY_CANCELLED, text);
+    } else {
+        err = record_request(ctx, env, req, region, body, body_len, "PENDING", MC_OK, NULL);
+        if (err == MC_ERR_OK)
+            err = send_undo(ctx, region, env->trace_id, orig, req->request_id, req->request_id,
+                            MEDCLEAR__KIND__CANCEL);
+    }
+    PQclear(orig);
+    return err;
+}
+
+/*
+ * REVERSE (2601): undo whatever a request id did. Settled: undone like a cancel. Still
+ * in flight: answered REVERSED now, its result undone when it comes. Never seen: a
+ * tombstone makes its late arrival fail. Rejected, computed or already undone: nothing
+ * to do.
+ */
+static mc_err_t on_reverse(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const uint8_t *body,
+                           size_t body_len)
+{
+    const Medclear__SettlementRequest *req = env->request;
+    const char *region = mc_topic_party(mc_ctx_topic(ctx));
+    PGconn *db = mc_ctx_db(ctx);
+    const char *orig_id = req->original_request_id;
+    if (!mc_valid_id(orig_id, MC_ID_MAX))
+        return answer_undo(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
+                           "a REVERSE needs the original_request_id to undo");
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, orig_id);
+    mc_p_str(&p, region);
+    PGresult *rq = mc_db_run(db,
+                             "SELECT status, kind FROM treating.requests WHERE request_id = $1 "
+                             "AND treating_region = $2 FOR UPDATE",
+                             &p);
+    if (!rq)
+        return MC_ERR_DB;
+    mc_err_t err;
+    if (PQntuples(rq) == 0) {
+        /* Never seen: the tombstone has an empty hash, which no real request has. */
+        mc_params_init(&p);
+        mc_p_str(&p, orig_id);
+        mc_p_str(&p, region);
+        mc_p_str(&p, req->hospital_code);
+        mc_p_str(&p, req->person_id);
+        mc_p_str(&p, req->insuring_region);
+        err = mc_db_do(db,
+                       "INSERT INTO treating.requests (request_id, message_id, request_hash, kind, "
+                       "treating_region, hospital_code, person_id, insuring_region, status, "
+                       "reason_code, reason_text, replied_at) VALUES ($1, '', '\\x', "
+                       "'KIND_UNSPECIFIED', $2, $3, $4, $5, 'REVERSED', 'REVERSED', "
+                       "'reversed before it arrived', now())",
+                       &p)
+                  ? answer_undo(ctx, env, region, body, body_len, MC_OK,
+                                "original request not received; it will be refused if it arrives")
+                  : MC_ERR_DB;
+        goto out;
+    }
+    const char *status = PQgetvalue(rq, 0, 0);
+    if (strcmp(status, "PENDING") == 0 && strcmp(PQgetvalue(rq, 0, 1), "SETTLE") == 0) {
+        /* In flight: the original is answered REVERSED now and its result undone. */
+        mc_params_init(&p);
+        mc_p_str(&p, orig_id);
+        if (!mc_db_do(db,
+                      "WITH r AS (UPDATE treating.requests SET status = 'REVERSED', "
+                      "reason_code = 'REVERSED', replied_at = now(), answers = answers + 1 "
+                      "WHERE request_id = $1 "
+                      "RETURNING request_id) "
+                      "UPDATE treating.claims SET undo_on_result = true WHERE request_id = $1",
+                      &p)) {
+            err = MC_ERR_DB;
+            goto out;
+        }
+        err = reply_status(ctx, region, env->trace_id, orig_id, MEDCLEAR__KIND__SETTLE,
+                           MC_R_REVERSED, "reversed by request while in flight", NULL);
+        if (err == MC_ERR_OK)
+            err = answer_undo(ctx, env, region, body, body_len, MC_OK,
+                              "original request in flight: its result will be undone");
+        goto out;
+    }
+    mc_params_init(&p);
+    mc_p_str(&p, orig_id);
+    PGresult *orig = mc_db_run(db,
+                               "SELECT " CLAIM_COLUMNS " FROM treating.claims WHERE request_id = $1 "
+                               "AND kind = 'SETTLE' AND status = 'SETTLED' FOR UPDATE",
+                               &p);
+    if (!orig) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+    if (PQntuples(orig) == 1 && strcmp(PQgetvalue(orig, 0, 16), "f") == 0 &&
+        strcmp(PQgetvalue(orig, 0, 15), "") != 0) {
+        err = record_request(ctx, env, req, region, body, body_len, "PENDING", MC_OK, NULL);
+        if (err == MC_ERR_OK)
+            err = send_undo(ctx, region, env->trace_id, orig, req->request_id, req->request_id,
+                            MEDCLEAR__KIND__REVERSE);
+    } else {
+        err = answer_undo(ctx, env, region, body, body_len, MC_OK,
+                          "nothing to undo: the original settled nothing or is already undone");
+    }
+    PQclear(orig);
+out:
+    PQclear(rq);
+    return err;
+}
+
+/*
+ * Front door of every agency request: a request id seen before gets its earlier reply
+ * (same request) or a modified-duplicate rejection; a request reversed before it
+ * arrived is refused; the rest go by kind.
+ */
+static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+{
+    const Medclear__SettlementRequest *req = env->request;
+    const char *region = mc_topic_party(mc_ctx_topic(ctx));
+    char text[160];
+    mc_err_t err;
+
+    if (!mc_valid_id(req->request_id, MC_ID_MAX))
+        return mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST,
+                                  "request_id missing or not printable ASCII of at most 64");
+    size_t body_len = medclear__settlement_request__get_packed_size(req);
+    uint8_t *body = malloc(body_len ? body_len : 1);
+    if (!body)
+        abort();
+    medclear__settlement_request__pack(req, body);
+
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, req->request_id);
+    mc_p_bytes(&p, body, body_len);
+    PGresult *res = mc_db_run(mc_ctx_db(ctx),
+                              "SELECT request_hash = sha256($2), request_hash = '\\x' "
+                              "FROM treating.requests WHERE request_id = $1",
+                              &p);
+    if (!res) {
+        free(body);
+        return MC_ERR_DB;
+    }
+    if (PQntuples(res) == 1) {
+        bool same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        bool tombstone = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+        if (tombstone) {
+            err = reply_status(ctx, region, env->trace_id, req->request_id, req->kind,
+                               MC_R_REVERSED, "the request was reversed before it arrived", NULL);
+        } else if (same) {
+            char topic[128];
+            bool found;
+            mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
+            err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
+        } else {
+            err = reply_status(ctx, region, env->trace_id, req->request_id, req->kind,
+                               MC_R_DUPLICATE_MODIFIED,
+                               "request_id was used before with a different request", NULL);
+        }
+    } else {
+        switch (req->kind) {
+        case MEDCLEAR__KIND__SETTLE:
+        case MEDCLEAR__KIND__PRESETTLE:
+            err = on_settle(ctx, env, body, body_len);
+            break;
+        case MEDCLEAR__KIND__CANCEL:
+            err = on_cancel(ctx, env, body, body_len);
+            break;
+        case MEDCLEAR__KIND__REVERSE:
+            err = on_reverse(ctx, env, body, body_len);
+            break;
+        default:
+            snprintf(text, sizeof(text), "request kind %s is not known", mc_kind_code(req->kind));
+            err = reject_request(ctx, env, req, region, body, body_len, MC_R_UNKNOWN_TYPE, text);
+        }
+    }
+    PQclear(res);
     free(body);
     return err;
 }
@@ -502,9 +788,11 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_p_str(&p, cr->claim_id);
     mc_p_str(&p, region);
     res = mc_db_run(db,
-                    "SELECT status, kind, total_fen, full_self_pay_fen, over_limit_fen, "
-                    "self_pay_first_fen, in_scope_fen, catalog_version, insuring_region "
-                    "FROM treating.claims WHERE claim_id = $1 AND treating_region = $2 FOR UPDATE",
+                    "SELECT c.status, c.kind, c.total_fen, c.full_self_pay_fen, c.over_limit_fen, "
+                    "c.self_pay_first_fen, c.in_scope_fen, c.catalog_version, c.insuring_region, "
+                    "c.undoes, c.undo_on_result, r.status = 'PENDING' "
+                    "FROM treating.claims c LEFT JOIN treating.requests r USING (request_id) "
+                    "WHERE c.claim_id = $1 AND c.treating_region = $2 FOR UPDATE OF c",
                     &p);
     if (!res)
         return MC_ERR_DB;
@@ -535,10 +823,11 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
 
     bool accepted = cr->status == MEDCLEAR__STATUS__ACCEPTED;
     bool settle = strcmp(PQgetvalue(res, 0, 1), "SETTLE") == 0;
+    bool books = strcmp(PQgetvalue(res, 0, 1), "PRESETTLE") != 0;
     const Medclear__Payment *pay = cr->payment;
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);
-    mc_p_str(&p, mc_msg_result_status(cr, settle));
+    mc_p_str(&p, mc_msg_result_status(cr, books));
     mc_p_str(&p, accepted ? NULL : cr->reason_code);
     mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
     mc_p_int(&p, pay ? pay->deductible_fen : 0);
@@ -552,14 +841,41 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
                   "WITH c AS (UPDATE treating.claims SET status = $2, reason_code = $3, "
                   "settlement_id = $4, deductible_fen = $5, fund_fen = $6, tier2_fen = $7, "
                   "account_fen = $8, cash_fen = $9, resulted_at = now() WHERE claim_id = $1 "
-                  "RETURNING claim_id) "
+                  "RETURNING request_id, undoes), "
+                  /* a rejected undo leaves its claim free to be undone again */
+                  "u AS (UPDATE treating.claims SET undone_by = NULL WHERE $10 = 'REJECTED' "
+                  "AND claim_id = (SELECT undoes FROM c)) "
                   "UPDATE treating.requests SET status = $10, reason_code = $3, "
-                  "reason_text = NULLIF($11, ''), replied_at = now() "
-                  "WHERE request_id = (SELECT claim_id FROM c)",
+                  "reason_text = NULLIF($11, ''), replied_at = now(), answers = answers + 1 "
+                  "WHERE request_id = (SELECT request_id FROM c) AND status = 'PENDING'",
                   &p)) {
         err = MC_ERR_DB;
         goto out;
     }
+
+    /* A late result (its request timed out or was reversed) is undone, never applied
+     * silently; its request was answered already. */
+    bool awaited = strcmp(PQgetvalue(res, 0, 11), "t") == 0;
+    if (strcmp(PQgetvalue(res, 0, 10), "t") == 0 && accepted && settle) {
+        PGresult *orig;
+        mc_params_init(&p);
+        mc_p_str(&p, cr->claim_id);
+        orig = mc_db_run(db, "SELECT " CLAIM_COLUMNS " FROM treating.claims WHERE claim_id = $1",
+                         &p);
+        if (!orig) {
+            err = MC_ERR_DB;
+            goto out;
+        }
+        char undo_id[MC_ID_MAX + 2];
+        snprintf(undo_id, sizeof(undo_id), "X%s", cr->settlement_id);
+        mc_info("claim %s: result arrived after its request was answered; undoing it as %s",
+                cr->claim_id, undo_id);
+        err = send_undo(ctx, region, env->trace_id, orig, undo_id, NULL, MEDCLEAR__KIND__REVERSE);
+        PQclear(orig);
+        goto out;
+    }
+    if (!awaited)
+        goto out; /* an automatic undo, or a request answered already: no reply */
 
     /* The reply carries the split per line, read back from what was recorded. */
     mc_params_init(&p);
@@ -646,6 +962,53 @@ mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void 
     if (env->body_case != MEDCLEAR__ENVELOPE__BODY_RESULT)
         return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "result topics carry claim results only");
     return on_result(ctx, env);
+}
+
+mc_err_t treating_tick(mc_msg_ctx_t *ctx, void *opaque)
+{
+    (void)opaque;
+    const mc_config_t *cfg = mc_ctx_config(ctx);
+    mc_array_t regions;
+    mc_array_init(&regions);
+    for (int i = 0; i < cfg->n_regions; i++)
+        mc_array_str(&regions, cfg->regions[i]);
+    char text[96];
+    snprintf(text, sizeof(text), "no result within %" PRId64 " ms; a late result will be undone",
+             cfg->claim_timeout_ms);
+
+    /* SETTLE requests still waiting past the timeout: answered TIMED_OUT, and their
+     * claims marked so that a late result is undone. Undo claims are never timed out:
+     * they complete whenever their result comes. */
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_int(&p, cfg->claim_timeout_ms);
+    mc_p_str(&p, mc_array_text(&regions));
+    mc_p_str(&p, text);
+    PGresult *res = mc_db_run(mc_ctx_db(ctx),
+                              "WITH t AS (UPDATE treating.requests r SET status = 'TIMED_OUT', "
+                              "reason_code = 'TIMED_OUT', reason_text = $3, replied_at = now(), "
+                              "answers = answers + 1 "
+                              "WHERE r.request_id IN (SELECT c.request_id FROM treating.claims c "
+                              "  WHERE c.status = 'SENT' AND c.kind = 'SETTLE' "
+                              "  AND c.treating_region = ANY($2::text[]) "
+                              "  AND c.created_at < now() - $1::bigint * interval '1 millisecond' "
+                              "  ORDER BY c.created_at LIMIT 1000) "
+                              "AND r.status = 'PENDING' RETURNING r.request_id, r.treating_region), "
+                              "c AS (UPDATE treating.claims SET undo_on_result = true "
+                              "WHERE request_id IN (SELECT request_id FROM t)) "
+                              "SELECT request_id, treating_region FROM t",
+                              &p);
+    mc_array_free(&regions);
+    if (!res)
+        return MC_ERR_DB;
+    mc_err_t err = MC_ERR_OK;
+    for (int i = 0; i < PQntuples(res) && err == MC_ERR_OK; i++) {
+        mc_warn("request %s timed out", PQgetvalue(res, i, 0));
+        err = reply_status(ctx, PQgetvalue(res, i, 1), NULL, PQgetvalue(res, i, 0),
+                           MEDCLEAR__KIND__SETTLE, MC_R_TIMED_OUT, text, NULL);
+    }
+    PQclear(res);
+    return err;
 }
 
 mc_err_t treating_duplicate(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,

@@ -16,4 +16,8 @@ mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void 
 mc_err_t treating_duplicate(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
                             bool same_payload, void *opaque);
 
+/* Periodic work: requests whose claim has no result after treating.claim.timeout.ms are
+ * answered TIMED_OUT. */
+mc_err_t treating_tick(mc_msg_ctx_t *ctx, void *opaque);
+
 #endif

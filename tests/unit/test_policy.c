@@ -913,6 +913,7 @@ static const struct reason_case reason_cases[] = {
     {MC_R_ALREADY_CANCELLED, "ALREADY_CANCELLED"},
     {MC_R_TIMED_OUT, "TIMED_OUT"},
     {MC_R_INTERNAL, "INTERNAL"},
+    {MC_R_REVERSED, "REVERSED"},
 };
 
 static const char *const unknown_reason_codes[] = {"ok", "", "NOT REGISTERED", "MC_R_OK",

@@ -1,0 +1,169 @@
+/*
+ * `medclear verify`: the cross-service invariants of DESIGN.md section 7 that concern
+ * claims, checked from the records of the three services:
+ *
+ *   1. every claim settled anywhere is settled on all three sides, once, with the same
+ *      total, fund, tier 2, account, cash and settlement id;
+ *   2. each person's accumulators equal the opening figures plus the sum of their
+ *      settlements (undos count negative);
+ *   3. each personal account balance equals its opening balance less the account
+ *      payments of the settlements;
+ *   4. every request received was answered exactly once, and none is still waiting;
+ *   5. every outbox row was published.
+ *
+ * Each failed check names the claims, persons or requests (up to 20). The exit status is
+ * 0 when all hold, 1 otherwise. --wait-ms N checks again until all hold or N ms passed,
+ * for use right after a load while the last messages are still in flight.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mc_bus.h"
+#include "mc_db.h"
+#include "tool.h"
+
+typedef struct check {
+    const char *name;
+    const char *sql; /* returns one row per violation: id, then a description */
+} check_t;
+
+static const check_t checks[] = {
+    {"claims agree on the three sides",
+     "WITH t AS (SELECT claim_id, total_fen, fund_fen, tier2_fen, account_fen, cash_fen, "
+     "  settlement_id FROM treating.claims WHERE status = 'SETTLED'), "
+     "c AS (SELECT claim_id, total_fen, fund_fen, tier2_fen, account_fen, cash_fen, "
+     "  settlement_id FROM clearing.claims WHERE status = 'SETTLED'), "
+     "i AS (SELECT claim_id, total_fen, fund_fen, tier2_fen, account_fen, cash_fen, "
+     "  settlement_id FROM insuring.settlements WHERE status IN ('SETTLED', 'CANCELLED')) "
+     "SELECT coalesce(t.claim_id, c.claim_id, i.claim_id), "
+     "  format('treating %s / clearing %s / insuring %s', "
+     "    coalesce(t.total_fen || ':' || t.fund_fen || ':' || t.tier2_fen || ':' || t.account_fen "
+     "      || ':' || t.cash_fen || ':' || t.settlement_id, 'missing'), "
+     "    coalesce(c.total_fen || ':' || c.fund_fen || ':' || c.tier2_fen || ':' || c.account_fen "
+     "      || ':' || c.cash_fen || ':' || c.settlement_id, 'missing'), "
+     "    coalesce(i.total_fen || ':' || i.fund_fen || ':' || i.tier2_fen || ':' || i.account_fen "
+     "      || ':' || i.cash_fen || ':' || i.settlement_id, 'missing')) "
+     "FROM t FULL JOIN c USING (claim_id) FULL JOIN i USING (claim_id) "
+     "WHERE t.claim_id IS NULL OR c.claim_id IS NULL OR i.claim_id IS NULL "
+     "  OR (t.total_fen, t.fund_fen, t.tier2_fen, t.account_fen, t.cash_fen, t.settlement_id) "
+     "     IS DISTINCT FROM (c.total_fen, c.fund_fen, c.tier2_fen, c.account_fen, c.cash_fen, "
+     "     c.settlement_id) "
+     "  OR (t.total_fen, t.fund_fen, t.tier2_fen, t.account_fen, t.cash_fen, t.settlement_id) "
+     "     IS DISTINCT FROM (i.total_fen, i.fund_fen, i.tier2_fen, i.account_fen, i.cash_fen, "
+     "     i.settlement_id) "
+     "ORDER BY 1"},
+    {"accumulators equal openings plus their settlements",
+     "WITH s AS (SELECT person_id, year, cap_group, "
+     "  sum(CASE WHEN deductible_scope = 'PER_YEAR' THEN deductible_fen ELSE 0 END) AS ded, "
+     "  sum(fund_fen) AS fund, sum(tier2_fen) AS tier2 FROM insuring.settlements "
+     "  WHERE status IN ('SETTLED', 'CANCELLED') GROUP BY 1, 2, 3), "
+     "e AS (SELECT coalesce(s.person_id, o.person_id) AS person_id, "
+     "  coalesce(s.year, o.year) AS year, coalesce(s.cap_group, o.cap_group) AS cap_group, "
+     "  coalesce(o.ytd_deductible_fen, 0) + coalesce(s.ded, 0) AS ded, "
+     "  coalesce(o.ytd_fund_paid_fen, 0) + coalesce(s.fund, 0) AS fund, "
+     "  coalesce(o.ytd_tier2_paid_fen, 0) + coalesce(s.tier2, 0) AS tier2 "
+     "  FROM s FULL JOIN insuring.accumulator_openings o USING (person_id, year, cap_group)) "
+     "SELECT coalesce(e.person_id, a.person_id), format('%s %s: expected %s/%s/%s, recorded %s/%s/%s', "
+     "  coalesce(e.year, a.year), coalesce(e.cap_group, a.cap_group), e.ded, e.fund, e.tier2, "
+     "  a.ytd_deductible_fen, a.ytd_fund_paid_fen, a.ytd_tier2_paid_fen) "
+     "FROM e FULL JOIN insuring.accumulators a USING (person_id, year, cap_group) "
+     "WHERE (coalesce(e.ded, 0), coalesce(e.fund, 0), coalesce(e.tier2, 0)) IS DISTINCT FROM "
+     "  (coalesce(a.ytd_deductible_fen, 0), coalesce(a.ytd_fund_paid_fen, 0), "
+     "   coalesce(a.ytd_tier2_paid_fen, 0)) ORDER BY 1"},
+    {"account balances equal openings less their payments",
+     "SELECT p.person_id, format('opening %s - paid %s <> balance %s', p.opening_balance_fen, "
+     "  coalesce(s.paid, 0), p.account_balance_fen) "
+     "FROM insuring.persons p LEFT JOIN (SELECT person_id, sum(account_fen) AS paid "
+     "  FROM insuring.settlements WHERE status IN ('SETTLED', 'CANCELLED') GROUP BY 1) s "
+     "  USING (person_id) "
+     "WHERE coalesce(p.opening_balance_fen, 0) - coalesce(s.paid, 0) <> p.account_balance_fen "
+     "ORDER BY 1"},
+    {"every request answered exactly once",
+     "SELECT request_id, format('%s %s answered %s times', kind, status, answers) "
+     "FROM treating.requests WHERE request_hash <> '\\x' "
+     "AND (answers <> 1 OR status = 'PENDING') ORDER BY received_at"},
+    {"every outbox row published",
+     "SELECT 'outbox ' || s, format('%s rows not published', n) FROM ("
+     "  SELECT 'treating' AS s, count(*) AS n FROM treating.outbox WHERE published_at IS NULL "
+     "  UNION ALL SELECT 'clearing', count(*) FROM clearing.outbox WHERE published_at IS NULL "
+     "  UNION ALL SELECT 'insuring', count(*) FROM insuring.outbox WHERE published_at IS NULL) x "
+     "WHERE n > 0"},
+};
+
+#define N_CHECKS (sizeof(checks) / sizeof(checks[0]))
+
+/* Runs every check once. Returns the number that failed, or -1 on a database error. */
+static int run_checks(PGconn *db, bool print)
+{
+    int failed = 0;
+    for (size_t i = 0; i < N_CHECKS; i++) {
+        PGresult *res = mc_db_run(db, checks[i].sql, NULL);
+        if (!res)
+            return -1;
+        int n = PQntuples(res);
+        if (print) {
+            printf("%-4s %s", n ? "FAIL" : "ok", checks[i].name);
+            if (n)
+                printf(": %d", n);
+            printf("\n");
+            for (int r = 0; r < n && r < 20; r++)
+                printf("       %s  %s\n", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+            if (n > 20)
+                printf("       ... and %d more\n", n - 20);
+        }
+        failed += n > 0;
+        PQclear(res);
+    }
+    return failed;
+}
+
+int tool_verify(const mc_config_t *cfg, int argc, char **argv)
+{
+    int64_t wait_ms = 0;
+    for (int i = 0; i < argc; i++) {
+        char *end;
+        if (strcmp(argv[i], "--wait-ms") == 0 && i + 1 < argc &&
+            (wait_ms = strtoll(argv[i + 1], &end, 10)) >= 0 && *end == '\0') {
+            i++;
+            continue;
+        }
+        fprintf(stderr, "usage: medclear verify [--wait-ms N]\n");
+        return 2;
+    }
+    char err[512];
+    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
+    if (!db) {
+        fprintf(stderr, "medclear: %s\n", err);
+        return 1;
+    }
+    /* One snapshot for all checks, so they see the same moment. */
+    int failed;
+    int64_t deadline = mc_now_ms() + wait_ms;
+    for (;;) {
+        if (!mc_db_do(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL)) {
+            failed = -1;
+            break;
+        }
+        failed = run_checks(db, false);
+        PQclear(PQexec(db, "COMMIT"));
+        if (failed <= 0 || mc_now_ms() >= deadline)
+            break;
+        struct timespec ts = {0, 500 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (failed > 0 && mc_db_do(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL)) {
+        failed = run_checks(db, true);
+        PQclear(PQexec(db, "COMMIT"));
+    } else if (failed == 0) {
+        for (size_t i = 0; i < N_CHECKS; i++)
+            printf("ok   %s\n", checks[i].name);
+    }
+    PQfinish(db);
+    if (failed < 0)
+        return 1;
+    printf("%s\n", failed ? "verify: FAILED" : "verify: all invariants hold");
+    return failed ? 1 : 0;
+}
