@@ -476,7 +476,7 @@ typedef struct load {
 
     int64_t left[K__COUNT]; /* requests of each kind still to publish */
     int64_t sent[K__COUNT];
-    uint32_t *answered;   /* originals with a reply: what resends repeat */
+    uint32_t *answered;   /* answered originals not resent yet: each is resent at most once */
     uint32_t n_answered_orig;
     candidate_t *cands;   /* accepted settlements not cancelled yet, at most left[K_CANCEL] */
     uint32_t n_cands;
@@ -800,8 +800,11 @@ static bool send_one(load_t *L, int k)
         }
         name_rec(L, i);
         break;
-    default: { /* a resend of an answered request */
-        uint32_t t = L->answered[rng_below(&L->rng, L->n_answered_orig)];
+    default: { /* a resend of an answered request, each at most once so that resends
+                * are spread over the run rather than piled on the first answers */
+        uint32_t a = rng_below(&L->rng, L->n_answered_orig);
+        uint32_t t = L->answered[a];
+        L->answered[a] = L->answered[--L->n_answered_orig];
         r = new_rec(L, k, &i);
         rec_t *o = &L->recs[t];
         r->orig = t;

@@ -1032,12 +1032,10 @@ mc_err_t treating_duplicate(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
         mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
         return mc_ctx_reemit(ctx, topic, req->request_id, &found);
     }
-    Medclear__SettlementReply reply;
-    medclear__settlement_reply__init(&reply);
-    reply.request_id = req->request_id;
-    reply.kind = req->kind;
-    reply.status = MEDCLEAR__STATUS__REJECTED;
-    reply.reason_code = (char *)mc_reason_code(MC_R_DUPLICATE_MODIFIED);
-    reply.reason_text = "message id was used before with a different payload";
-    return emit_reply(ctx, region, env->trace_id, &reply);
+    /* Operators see the tampering in the dead letters; the agency gets an answer. */
+    const char *text = "message id was used before with a different payload";
+    if (mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED, text) != MC_ERR_OK)
+        return MC_ERR_DB;
+    return reply_status(ctx, region, env->trace_id, req->request_id, req->kind,
+                        MC_R_DUPLICATE_MODIFIED, text, NULL);
 }
