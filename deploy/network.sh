@@ -64,8 +64,13 @@ stop_one() {
 case "${1:-}" in
   start)
     for r in "${ROLES[@]}"; do
-      # a fresh log per start, so readiness is read from this start only
-      if ! running "$r"; then mkdir -p "$RUN"; : >"$RUN/$r.log"; fi
+      # a fresh log per start, so readiness is read from this start only; the
+      # previous one is kept beside it
+      if ! running "$r"; then
+        mkdir -p "$RUN"
+        if [[ -f $RUN/$r.log ]]; then cat "$RUN/$r.log" >>"$RUN/$r.log.prev"; fi
+        : >"$RUN/$r.log"
+      fi
       start_one "$r"
     done
     wait_ready "${ROLES[@]}" ;;
@@ -73,7 +78,9 @@ case "${1:-}" in
     for r in treating insuring clearing; do stop_one "$r"; done ;;
   restart)
     [[ -n ${2:-} ]] || die "restart needs a role"
-    stop_one "$2"; : >"$RUN/$2.log"; start_one "$2"; wait_ready "$2" ;;
+    stop_one "$2"
+    if [[ -f $RUN/$2.log ]]; then cat "$RUN/$2.log" >>"$RUN/$2.log.prev"; fi
+    : >"$RUN/$2.log"; start_one "$2"; wait_ready "$2" ;;
   kill)
     [[ -n ${2:-} ]] || die "kill needs a role"
     p=$(pid_of "$2"); [[ -n $p ]] && kill -KILL "$p" 2>/dev/null || true

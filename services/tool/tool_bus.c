@@ -37,8 +37,7 @@ bool tool_bus_assign_at_end(rd_kafka_t *producer, rd_kafka_t *consumer, char top
             int64_t lo, hi;
             int32_t part = md->topics[0].partitions[p].id;
             for (int attempt = 0; attempt < 50; attempt++) {
-                err = rd_kafka_query_watermark_offsets(producer, topics[i], part, &lo, &hi,
-                                                       10000);
+                err = rd_kafka_query_watermark_offsets(producer, topics[i], part, &lo, &hi, 10000);
                 if (err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
                     err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
                     err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)

@@ -60,28 +60,30 @@ typedef struct load_opts {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: medclear load [--count N] [--rate R] [--window W] [--inpatient-pct P]\n"
-            "                     [--cancel-pct P] [--duplicate-pct P] [--reverse-pct P]\n"
-            "                     [--seed S] [--timeout-ms T] [--visit-date YYYY-MM-DD]\n"
-            "                     [--json] [--quiet]\n"
-            "\n"
-            "  --count N          requests to publish, all kinds together (default 1000)\n"
-            "  --rate R           requests per second; 0 = as fast as the window allows (default 0)\n"
-            "  --window W         most requests awaiting their reply at any time (default 5000)\n"
-            "  --inpatient-pct P  inpatient stays of 20-200 lines among the settlements (default 10)\n"
-            "  --cancel-pct P     CANCELs of accepted settlements (default 3)\n"
-            "  --duplicate-pct P  resends of the same bytes, and as many again of the same request\n"
-            "                     under a new message id (default 2)\n"
-            "  --reverse-pct P    REVERSEs of earlier request ids, a quarter never sent (default 1)\n"
-            "  --seed S           seed of the generator (default random, printed in the summary)\n"
-            "  --timeout-ms T     wait for replies after the last send (default treating.reply.timeout.ms)\n"
-            "  --visit-date D     visit date of every request (default today)\n"
-            "  --json             print only one JSON summary line on stdout\n"
-            "  --quiet            no progress line on stderr\n"
-            "\n"
-            "Exit status: 0 when every request got a reply and none got two different replies,\n"
-            "1 otherwise, 2 on bad usage.\n");
+    fprintf(
+        out,
+        "usage: medclear load [--count N] [--rate R] [--window W] [--inpatient-pct P]\n"
+        "                     [--cancel-pct P] [--duplicate-pct P] [--reverse-pct P]\n"
+        "                     [--seed S] [--timeout-ms T] [--visit-date YYYY-MM-DD]\n"
+        "                     [--json] [--quiet]\n"
+        "\n"
+        "  --count N          requests to publish, all kinds together (default 1000)\n"
+        "  --rate R           requests per second; 0 = as fast as the window allows (default 0)\n"
+        "  --window W         most requests awaiting their reply at any time (default 5000)\n"
+        "  --inpatient-pct P  inpatient stays of 20-200 lines among the settlements (default 10)\n"
+        "  --cancel-pct P     CANCELs of accepted settlements (default 3)\n"
+        "  --duplicate-pct P  resends of the same bytes, and as many again of the same request\n"
+        "                     under a new message id (default 2)\n"
+        "  --reverse-pct P    REVERSEs of earlier request ids, a quarter never sent (default 1)\n"
+        "  --seed S           seed of the generator (default random, printed in the summary)\n"
+        "  --timeout-ms T     wait for replies after the last send (default "
+        "treating.reply.timeout.ms)\n"
+        "  --visit-date D     visit date of every request (default today)\n"
+        "  --json             print only one JSON summary line on stdout\n"
+        "  --quiet            no progress line on stderr\n"
+        "\n"
+        "Exit status: 0 when every request got a reply and none got two different replies,\n"
+        "1 otherwise, 2 on bad usage.\n");
 }
 
 static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -138,7 +140,8 @@ static int parse_opts(const mc_config_t *cfg, int argc, char **argv, load_opts_t
             continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "medclear: load takes options only, not \"%s\" (see medclear load --help)\n",
+            fprintf(stderr,
+                    "medclear: load takes options only, not \"%s\" (see medclear load --help)\n",
                     arg);
             return 2;
         }
@@ -148,9 +151,17 @@ static int parse_opts(const mc_config_t *cfg, int argc, char **argv, load_opts_t
         } else {
             snprintf(name, sizeof(name), "%s", arg);
         }
-        static const char *const valued[] = {"--count", "--rate", "--window", "--inpatient-pct",
-                                              "--cancel-pct", "--duplicate-pct", "--reverse-pct",
-                                              "--seed", "--timeout-ms", "--visit-date", NULL};
+        static const char *const valued[] = {"--count",
+                                             "--rate",
+                                             "--window",
+                                             "--inpatient-pct",
+                                             "--cancel-pct",
+                                             "--duplicate-pct",
+                                             "--reverse-pct",
+                                             "--seed",
+                                             "--timeout-ms",
+                                             "--visit-date",
+                                             NULL};
         bool known = false;
         for (const char *const *v = valued; *v && !known; v++)
             known = strcmp(name, *v) == 0;
@@ -405,17 +416,17 @@ enum { ST_NONE, ST_ACCEPTED, ST_REJECTED };
 
 /* One published request. */
 typedef struct rec {
-    const char *id;          /* request id in the arena; a resend borrows its original's */
-    int64_t sent_us;         /* monotonic time of publishing */
-    int64_t reply_us;        /* monotonic time of the first reply; 0: none yet */
-    int64_t created_ms;      /* envelope created_at_ms, replayed by a same-bytes resend */
-    uint64_t reply_hash[2];  /* originals: the first two distinct reply message ids, hashed */
-    uint32_t msg_seq;        /* envelope message id = run tag + this */
-    uint32_t orig;           /* the record whose request this is: itself unless a resend */
-    uint32_t next_dup;       /* originals: first resend awaiting a reply; resends: the next */
-    uint32_t reg, hospital;  /* party: registration and hospital */
-    uint32_t aux;            /* CANCEL: index in sids; REVERSE: target record or ghost number */
-    int delivered;           /* set by the producer: 1 delivered, -1 failed, 0 in flight */
+    const char *id;         /* request id in the arena; a resend borrows its original's */
+    int64_t sent_us;        /* monotonic time of publishing */
+    int64_t reply_us;       /* monotonic time of the first reply; 0: none yet */
+    int64_t created_ms;     /* envelope created_at_ms, replayed by a same-bytes resend */
+    uint64_t reply_hash[2]; /* originals: the first two distinct reply message ids, hashed */
+    uint32_t msg_seq;       /* envelope message id = run tag + this */
+    uint32_t orig;          /* the record whose request this is: itself unless a resend */
+    uint32_t next_dup;      /* originals: first resend awaiting a reply; resends: the next */
+    uint32_t reg, hospital; /* party: registration and hospital */
+    uint32_t aux;           /* CANCEL: index in sids; REVERSE: target record or ghost number */
+    int delivered;          /* set by the producer: 1 delivered, -1 failed, 0 in flight */
     uint8_t kind, flags, status, reason, n_distinct;
 } rec_t;
 
@@ -463,22 +474,22 @@ typedef struct load {
     network_t net;
     rd_kafka_t *producer, *consumer;
     uint64_t rng;
-    uint64_t run_tag;     /* random: makes message and request ids unique across runs */
-    time_t start_time;    /* the request ids' time field starts here */
+    uint64_t run_tag;  /* random: makes message and request ids unique across runs */
+    time_t start_time; /* the request ids' time field starts here */
 
-    rec_t *recs;          /* count records, one per published request */
+    rec_t *recs; /* count records, one per published request */
     uint32_t n_recs;
-    uint32_t *table;      /* open addressing: request id -> record index + 1 */
+    uint32_t *table; /* open addressing: request id -> record index + 1 */
     uint32_t table_mask;
     arena_t ids;
-    uint32_t next_rid;    /* request id counter, also gives ghosts' ids */
-    uint32_t next_msg;    /* envelope message id counter */
+    uint32_t next_rid; /* request id counter, also gives ghosts' ids */
+    uint32_t next_msg; /* envelope message id counter */
 
     int64_t left[K__COUNT]; /* requests of each kind still to publish */
     int64_t sent[K__COUNT];
-    uint32_t *answered;   /* answered originals not resent yet: each is resent at most once */
+    uint32_t *answered; /* answered originals not resent yet: each is resent at most once */
     uint32_t n_answered_orig;
-    candidate_t *cands;   /* accepted settlements not cancelled yet, at most left[K_CANCEL] */
+    candidate_t *cands; /* accepted settlements not cancelled yet, at most left[K_CANCEL] */
     uint32_t n_cands;
     char (*sids)[MC_ID_MAX + 1]; /* settlement id of each CANCEL sent */
     uint32_t n_sids, cap_sids;
@@ -489,7 +500,7 @@ typedef struct load {
     int n_reasons;
 
     int64_t n_sent, n_answered, n_failed;
-    uint32_t dr_cursor;   /* records below it have their delivery report counted */
+    uint32_t dr_cursor; /* records below it have their delivery report counted */
     int64_t replies_read, replies_repeated, replies_foreign, consumer_errors;
     int64_t first_send_us, last_send_us, first_reply_us, last_reply_us, last_event_us;
     int64_t tick_us, tick_answered;
@@ -579,7 +590,8 @@ static void build_body(load_t *L, uint32_t i)
         bool inpatient = r->flags & F_INPATIENT;
         size_t n = inpatient ? 20 + rng_below(&s, 181) : 2 + rng_below(&s, 9);
         q->kind = MEDCLEAR__KIND__SETTLE;
-        q->visit_type = inpatient ? MEDCLEAR__VISIT_TYPE__INPATIENT : MEDCLEAR__VISIT_TYPE__OUTPATIENT;
+        q->visit_type =
+            inpatient ? MEDCLEAR__VISIT_TYPE__INPATIENT : MEDCLEAR__VISIT_TYPE__OUTPATIENT;
         for (size_t k = 0; k < n; k++) {
             Medclear__FeeLine *l = &L->lines[k];
             const item_t *it = &L->net.items[region->item0 + rng_below(&s, region->n_items)];
@@ -846,7 +858,7 @@ static void answer(load_t *L, uint32_t i, const Medclear__SettlementReply *p, in
     if (r->kind == K_SETTLE && r->status == ST_ACCEPTED && L->left[K_CANCEL] > 0 &&
         mc_valid_id(p->settlement_id, MC_ID_MAX)) {
         uint32_t c = L->n_cands < (uint64_t)L->left[K_CANCEL] ? L->n_cands++
-                                                               : rng_below(&L->rng, L->n_cands);
+                                                              : rng_below(&L->rng, L->n_cands);
         L->cands[c].rec = i;
         snprintf(L->cands[c].sid, sizeof(L->cands[c].sid), "%s", p->settlement_id);
     }
@@ -934,11 +946,9 @@ static void show_progress(load_t *L, int64_t now, bool final)
     }
     if (now - L->tick_us < 1000000)
         return;
-    double rate = L->tick_us ? (double)(L->n_answered - L->tick_answered) * 1e6 /
-                                   (double)(now - L->tick_us)
-                             : 0;
-    fprintf(stderr, "\rsent %" PRId64 "  answered %" PRId64 "  outstanding %" PRId64
-                    "  rate %.0f/s      ",
+    double rate = (double)(L->n_answered - L->tick_answered) * 1e6 / (double)(now - L->tick_us);
+    fprintf(stderr,
+            "\rsent %" PRId64 "  answered %" PRId64 "  outstanding %" PRId64 "  rate %.0f/s      ",
             L->n_sent, L->n_answered, L->n_sent - L->n_answered - L->n_failed, rate);
     L->tick_us = now;
     L->tick_answered = L->n_answered;
@@ -985,6 +995,7 @@ static bool open_bus(load_t *L)
 static void run(load_t *L)
 {
     int64_t count = L->o.count;
+    L->tick_us = now_us(); /* the first progress line after a second */
     while (!stop_requested) {
         int64_t now = now_us();
         rd_kafka_poll(L->producer, 0);
@@ -1116,8 +1127,9 @@ static int report(load_t *L)
     } else {
         printf("medclear load: %" PRId64 " requests in %.1f s (visit date %s, seed %" PRIu64 ")\n",
                L->n_sent, duration_s, date, L->o.seed);
-        printf("  sent          %" PRId64 " settle (%" PRId64 " inpatient), %" PRId64 " cancel, %" PRId64
-               " reverse, %" PRId64 " duplicate (%" PRId64 " same bytes, %" PRId64 " new message id)\n",
+        printf("  sent          %" PRId64 " settle (%" PRId64 " inpatient), %" PRId64
+               " cancel, %" PRId64 " reverse, %" PRId64 " duplicate (%" PRId64
+               " same bytes, %" PRId64 " new message id)\n",
                L->sent[K_SETTLE], inpatient, L->sent[K_CANCEL], L->sent[K_REVERSE], dups,
                L->sent[K_DUP_SAME], L->sent[K_DUP_NEW]);
         printf("  answered      %zu: %" PRId64 " accepted, %" PRId64 " rejected\n", n, accepted,
@@ -1127,9 +1139,11 @@ static int report(load_t *L)
                 printf("    %-26s %" PRId64 "\n", L->reasons[k][0] ? L->reasons[k] : "UNSPECIFIED",
                        by_reason[k]);
         printf("  no reply      %" PRId64 "\n", unanswered);
-        printf("  two replies   %" PRId64 " (requests with more than one distinct reply)\n", multiple);
-        printf("  replies read  %" PRId64 " (%" PRId64 " repeated, %" PRId64 " for other requests)\n",
-               L->replies_read, L->replies_repeated, L->replies_foreign);
+        printf("  two replies   %" PRId64 " (requests with more than one distinct reply)\n",
+               multiple);
+        printf("  replies read  %" PRId64 " (%" PRId64 " repeated, %" PRId64
+               " for other requests; %" PRId64 " consumer errors)\n",
+               L->replies_read, L->replies_repeated, L->replies_foreign, L->consumer_errors);
         printf("  throughput    %.1f replies/s\n", throughput);
         if (n)
             printf("  latency ms    p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
@@ -1140,19 +1154,25 @@ static int report(load_t *L)
 
     int rc = unanswered || multiple ? 1 : 0;
     if (unanswered) {
-        fprintf(stderr, "medclear: %" PRId64 " of %" PRId64 " requests got no reply:", unanswered,
-                L->n_sent);
+        if (stop_requested)
+            fprintf(stderr, "medclear: %" PRId64 " of %" PRId64 " requests got no reply:",
+                    unanswered, L->n_sent);
+        else
+            fprintf(stderr,
+                    "medclear: %" PRId64 " of %" PRId64 " requests got no reply within %" PRId64
+                    " ms of the last send:",
+                    unanswered, L->n_sent, L->o.timeout_ms);
         int shown = 0;
         for (uint32_t i = 0; i < L->n_recs && shown < 20; i++)
             if (!L->recs[i].reply_us) {
-                fprintf(stderr, " %s%s", L->recs[i].id,
-                        L->recs[i].orig != i ? " (resent)" : "");
+                fprintf(stderr, " %s%s", L->recs[i].id, L->recs[i].orig != i ? " (resent)" : "");
                 shown++;
             }
         fprintf(stderr, "%s\n", unanswered > 20 ? " ..." : "");
     }
     if (multiple) {
-        fprintf(stderr, "medclear: %" PRId64 " requests got more than one distinct reply:", multiple);
+        fprintf(stderr,
+                "medclear: %" PRId64 " requests got more than one distinct reply:", multiple);
         int shown = 0;
         for (uint32_t i = 0; i < L->n_recs && shown < 20; i++)
             if (L->recs[i].orig == i && L->recs[i].n_distinct > 1) {
@@ -1188,8 +1208,8 @@ int tool_load(const mc_config_t *cfg, int argc, char **argv)
     L->left[K_CANCEL] = (int64_t)((double)count * L->o.cancel_pct / 100);
     L->left[K_DUP_SAME] = L->left[K_DUP_NEW] = (int64_t)((double)count * L->o.duplicate_pct / 100);
     L->left[K_REVERSE] = (int64_t)((double)count * L->o.reverse_pct / 100);
-    L->left[K_SETTLE] = count - L->left[K_CANCEL] - L->left[K_DUP_SAME] - L->left[K_DUP_NEW] -
-                        L->left[K_REVERSE];
+    L->left[K_SETTLE] =
+        count - L->left[K_CANCEL] - L->left[K_DUP_SAME] - L->left[K_DUP_NEW] - L->left[K_REVERSE];
 
     uint32_t cap = 1024;
     while (cap < 2 * (uint64_t)count)

@@ -4,8 +4,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 : "${MC_BUILD_DIR:?}"
-if [[ -f $MC_BUILD_DIR/itest/env ]]; then
-  # shellcheck disable=SC1091
-  source "$MC_BUILD_DIR/itest/env"
+env="$MC_BUILD_DIR/${MC_FIXTURE:-itest}/env"
+if [[ -f $env ]]; then
+  # shellcheck disable=SC1090
+  source "$env"
   "$ROOT/deploy/network.sh" stop
 fi

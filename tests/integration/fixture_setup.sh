@@ -5,16 +5,17 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 : "${MC_BUILD_DIR:?}"
-DIR="$MC_BUILD_DIR/itest"
+FIXTURE="${MC_FIXTURE:-itest}" # one directory, database and topic prefix per fixture
+DIR="$MC_BUILD_DIR/$FIXTURE"
 mkdir -p "$DIR"
 
 "$ROOT/deploy/infra.sh" start
 eval "$("$ROOT/deploy/infra.sh" env)"
 
-db=medclear_itest
+db="medclear_$FIXTURE"
 base="${MC_DB_CONNINFO}"
 psql "$base" -XAtq -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
-prefix="it$(date +%s)"
+prefix="$FIXTURE$(date +%s)"
 cat >"$DIR/env" <<ENV
 export MEDCLEAR_DB_CONNINFO='${base/dbname=medclear/dbname=$db}'
 export MEDCLEAR_TOPIC_PREFIX=$prefix

@@ -5,7 +5,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 : "${MC_BUILD_DIR:?MC_BUILD_DIR must name the build directory}"
-ENV_FILE="$MC_BUILD_DIR/itest/env"
+ENV_FILE="$MC_BUILD_DIR/${MC_FIXTURE:-itest}/env"
 [[ -f $ENV_FILE ]] || { echo "FAIL: $ENV_FILE missing: the integration fixture did not run" >&2; exit 1; }
 # shellcheck disable=SC1090
 source "$ENV_FILE"
