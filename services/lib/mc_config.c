@@ -36,7 +36,9 @@ static const param_t params[] = {
     STR("db.conninfo", conninfo, "host=127.0.0.1 port=15432 user=medclear dbname=medclear",
         "libpq connection string of this process's database"),
     STR("topic.prefix", topic_prefix, "mc", "prefix of every topic name"),
-    STR("group.id", group_id, "", "consumer group (default: medclear-<role>)"),
+    STR("group.id", group_id, "",
+        "consumer group of the role (default: <topic.prefix>-<role>, so networks sharing "
+        "a broker never share groups)"),
     INT("batch.max.messages", batch_max, "500", 1, 100000,
         "most messages consumed and committed in one database transaction"),
     INT("batch.timeout.ms", batch_timeout_ms, "20", 1, 60000,

@@ -381,7 +381,7 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
     if (cfg->group_id[0])
         snprintf(group, sizeof(group), "%s", cfg->group_id);
     else
-        snprintf(group, sizeof(group), "medclear-%s", def->role);
+        snprintf(group, sizeof(group), "%s-%s", cfg->topic_prefix, def->role);
     svc->consumer = mc_bus_consumer(cfg, group, topics, n_topics, errstr, errstr_size);
     if (!svc->consumer)
         goto fail;

@@ -827,12 +827,15 @@ static bool send_one(load_t *L, int k)
             r->msg_seq = o->msg_seq;
             r->created_ms = o->created_ms;
         }
-        /* awaits its reply after the resends of the same request sent before it */
+        if (!publish(L, i))
+            return false;
+        /* awaits a reply to the original's id once it is out, after the resends of the
+         * same request sent before it */
         uint32_t *link = &o->next_dup;
         while (*link != NONE)
             link = &L->recs[*link].next_dup;
         *link = i;
-        break;
+        return true;
     }
     }
     return publish(L, i);

@@ -737,13 +737,17 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     if (PQntuples(res) == 1) {
         bool same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         bool tombstone = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+        char topic[128];
+        bool found = false;
+        mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
         if (tombstone) {
-            err = reply_status(ctx, region, env->trace_id, req->request_id, req->kind,
-                               MC_R_REVERSED, "the request was reversed before it arrived", NULL);
+            /* Refused once; a resend of it gets that same refusal again. */
+            err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
+            if (err == MC_ERR_OK && !found)
+                err = reply_status(ctx, region, env->trace_id, req->request_id, req->kind,
+                                   MC_R_REVERSED, "the request was reversed before it arrived",
+                                   NULL);
         } else if (same) {
-            char topic[128];
-            bool found;
-            mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
             err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
         } else {
             err = reply_status(ctx, region, env->trace_id, req->request_id, req->kind,
