@@ -56,14 +56,87 @@ PGconn *mc_db_connect(const char *conninfo, char *errstr, size_t errstr_size)
     return db;
 }
 
+/*
+ * Prepared statements, made on first use. The services run the same few dozen
+ * statements for every message; planning them once per connection instead of once per
+ * execution is most of what a statement costs the server. Entries are keyed by the
+ * connection and the statement text; mc_db_forget() drops a connection's entries when
+ * it is reset, since the server forgets them too.
+ */
+#define PREPARED_MAX 256
+
+typedef struct prepared {
+    const PGconn *db;
+    uint64_t hash;
+    char *sql;
+    char name[16];
+} prepared_t;
+
+static prepared_t prepared[PREPARED_MAX];
+static int n_prepared;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+void mc_db_forget(const PGconn *db)
+{
+    for (int i = 0; i < n_prepared; i++) {
+        if (prepared[i].db != db)
+            continue;
+        free(prepared[i].sql);
+        prepared[i] = prepared[--n_prepared];
+        i--;
+    }
+}
+
+/* The name of sql prepared on db, preparing it first; NULL when it cannot be. */
+static const char *prepare(PGconn *db, const char *sql, int n_params)
+{
+    uint64_t h = fnv1a(sql);
+    for (int i = 0; i < n_prepared; i++)
+        if (prepared[i].db == db && prepared[i].hash == h && strcmp(prepared[i].sql, sql) == 0)
+            return prepared[i].name;
+    if (n_prepared == PREPARED_MAX)
+        return NULL; /* more distinct statements than expected: run them unprepared */
+    prepared_t *p = &prepared[n_prepared];
+    static unsigned next_name; /* unique in the process, so on every connection */
+    snprintf(p->name, sizeof(p->name), "mc%u", next_name++);
+    PGresult *res = PQprepare(db, p->name, sql, n_params, NULL);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok)
+        return NULL; /* the error shows again, in context, when run unprepared */
+    p->db = db;
+    p->hash = h;
+    p->sql = strdup(sql);
+    if (!p->sql)
+        abort();
+    n_prepared++;
+    return p->name;
+}
+
 PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params)
 {
     PGresult *res;
-    if (params && params->n > 0)
-        res = PQexecParams(db, sql, params->n, NULL, params->values, params->lengths,
-                           params->formats, 0);
-    else
+    const char *name = NULL;
+    if (params && params->n > 0) {
+        /* Inside a failed transaction PREPARE fails too; run unprepared to get the error. */
+        if (PQtransactionStatus(db) != PQTRANS_INERROR)
+            name = prepare(db, sql, params->n);
+        if (name)
+            res = PQexecPrepared(db, name, params->n, params->values, params->lengths,
+                                 params->formats, 0);
+        else
+            res = PQexecParams(db, sql, params->n, NULL, params->values, params->lengths,
+                               params->formats, 0);
+    } else {
         res = PQexec(db, sql);
+    }
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;

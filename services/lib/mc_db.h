@@ -40,7 +40,8 @@ void mc_p_bytes(mc_params_t *p, const void *data, size_t len);
 PGconn *mc_db_connect(const char *conninfo, char *errstr, size_t errstr_size);
 
 /*
- * Runs sql with params (NULL: none). Returns the result when its status is
+ * Runs sql with params (NULL: none); statements with parameters are prepared on first
+ * use and reused after. Returns the result when its status is
  * PGRES_COMMAND_OK or PGRES_TUPLES_OK; otherwise logs the error with the statement's
  * first words, clears the result and returns NULL.
  */
@@ -71,6 +72,9 @@ void mc_array_str(mc_array_t *a, const char *s);
 /* Returns the finished literal, owned by a until mc_array_free(). */
 const char *mc_array_text(mc_array_t *a);
 void mc_array_free(mc_array_t *a);
+
+/* Forgets the statements prepared on db (after PQreset() or before PQfinish()). */
+void mc_db_forget(const PGconn *db);
 
 /* True when the connection is no longer usable (the server went away). */
 bool mc_db_broken(PGconn *db);

@@ -189,13 +189,9 @@ mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bo
     mc_p_str(&prm, key);
     mc_p_str(&prm, ctx->message_id);
     /* binary results so the payload comes back as raw bytes */
-    PGresult *res = PQexecParams(svc->db, svc->sql_outbox_reemit, prm.n, NULL, prm.values,
-                                 prm.lengths, prm.formats, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        mc_error("could not re-emit to %s key %s: %s", topic, key, PQresultErrorMessage(res));
-        PQclear(res);
+    PGresult *res = mc_db_run(svc->db, svc->sql_outbox_reemit, &prm);
+    if (!res)
         return MC_ERR_DB;
-    }
     for (int i = 0; i < PQntuples(res); i++)
         pending_from_row(svc, res, i);
     *found = PQntuples(res) > 0;
@@ -446,27 +442,47 @@ out:
     return err;
 }
 
-/* Applies one batch in one transaction. Returns false when the database is lost. */
-static bool apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n)
+typedef enum batch_rc {
+    BATCH_DONE,  /* committed */
+    BATCH_SPLIT, /* a message failed on the fast path: nothing applied, apply it carefully */
+    BATCH_LOST,  /* the database is lost: nothing applied */
+} batch_rc_t;
+
+/*
+ * Applies one batch in one transaction. The fast path runs the messages back to back; if
+ * one fails, the whole transaction is rolled back and the caller applies the batch again
+ * carefully, each message under a savepoint, so the poison message is dead-lettered
+ * alone and the others are applied (DESIGN.md section 4: a batch is split, not retried
+ * forever). Savepoints cost two round trips per message, so only the careful path pays.
+ */
+static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n, bool careful)
 {
     if (!mc_db_do(svc->db, "BEGIN", NULL))
-        return false;
+        return BATCH_LOST;
     for (int i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
         if (m->err) {
-            mc_warn("consumer error on %s: %s", m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
-                    rd_kafka_message_errstr(m));
+            if (careful)
+                mc_warn("consumer error on %s: %s", m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
+                        rd_kafka_message_errstr(m));
             continue;
         }
         mc_msg_ctx_t ctx = {.svc = svc, .msg = m};
         int mark = svc->n_pending;
-        if (!mc_db_do(svc->db, "SAVEPOINT msg", NULL))
+        if (careful && !mc_db_do(svc->db, "SAVEPOINT msg", NULL))
             goto lost;
         mc_err_t err = apply_one(svc, &ctx);
         if (err == MC_ERR_OK) {
-            if (!mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
+            if (careful && !mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
                 goto lost;
             continue;
+        }
+        if (!careful) {
+            pending_truncate(svc, 0);
+            if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK", NULL))
+                return BATCH_LOST;
+            mc_debug("message %d of a batch of %d failed; applying the batch one by one", i + 1, n);
+            return BATCH_SPLIT;
         }
         /* The message is undone alone; a broken connection ends the batch instead. */
         char detail[256];
@@ -484,12 +500,12 @@ static bool apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n)
     }
     if (!mc_db_do(svc->db, "COMMIT", NULL))
         goto lost;
-    return true;
+    return BATCH_DONE;
 lost:
     pending_truncate(svc, 0);
     if (!mc_db_broken(svc->db) && !mc_db_do(svc->db, "ROLLBACK", NULL))
         mc_error("could not roll back the batch");
-    return false;
+    return BATCH_LOST;
 }
 
 /* Reconnects to the database, backing off up to 5 s, until it answers or we stop. */
@@ -497,6 +513,7 @@ static bool reconnect(mc_service_t *svc, volatile sig_atomic_t *running)
 {
     int delay_ms = 100;
     for (int attempt = 1; *running; attempt++) {
+        mc_db_forget(svc->db);
         PQreset(svc->db);
         if (PQstatus(svc->db) == CONNECTION_OK) {
             PQclear(PQexec(svc->db, "SET client_min_messages = warning"));
@@ -593,7 +610,10 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
             msgs[n++] = m;
         }
 
-        bool applied = apply_batch(svc, msgs, n);
+        batch_rc_t rc = apply_batch(svc, msgs, n, false);
+        if (rc == BATCH_SPLIT)
+            rc = apply_batch(svc, msgs, n, true);
+        bool applied = rc == BATCH_DONE;
         if (!applied) {
             /* Nothing of the batch committed and no offset moved: consume it again
              * once the database answers. */
@@ -631,8 +651,10 @@ void mc_service_destroy(mc_service_t *svc)
         rd_kafka_flush(svc->producer, 10000);
         rd_kafka_destroy(svc->producer);
     }
-    if (svc->db)
+    if (svc->db) {
+        mc_db_forget(svc->db);
         PQfinish(svc->db);
+    }
     pending_truncate(svc, 0);
     free(svc->pending);
     free(svc);
