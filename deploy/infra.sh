@@ -52,7 +52,7 @@ MC_READY_TIMEOUT="${MC_READY_TIMEOUT:-120}"
 APT_PACKAGES=(
   build-essential cmake pkg-config
   librdkafka-dev libpq-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-  libcunit1-dev kcat
+  libcunit1-dev libssl-dev kcat
   postgresql postgresql-client
   default-jre-headless maven curl procps
 )

@@ -62,7 +62,7 @@ static mc_err_t reject_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
     char topic[128], id[33];
     mc_bus_topic2(cfg, topic, sizeof(topic), "results", treating_party);
     Medclear__Envelope out;
-    mc_envelope_init(&out, id, c->insuring_region, env->trace_id);
+    mc_envelope_init(&out, id, cfg->centre, env->trace_id); /* signed by the centre */
     out.body_case = MEDCLEAR__ENVELOPE__BODY_RESULT;
     out.result = &cr;
     return mc_ctx_emit(ctx, topic, c->claim_id, &out);

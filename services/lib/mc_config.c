@@ -52,6 +52,11 @@ static const param_t params[] = {
         "is undone"),
     STR("log.level", log_level, "info", "lowest level logged: debug, info, warn, error"),
     STR("sql.dir", sql_dir, MC_DEFAULT_SQL_DIR, "directory of the SQL migrations"),
+    STR("security.keys.file", keys_file, "",
+        "file of HMAC-SM3 keys (region, key id, hex); set: every message is signed and "
+        "verified; a relative path is relative to the config file"),
+    INT("security.max.age.ms", max_age_ms, "86400000", 0, 31536000000,
+        "messages created longer ago than this are refused as replays (0: no limit)"),
 };
 
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))
@@ -228,8 +233,15 @@ static bool load_file(mc_config_t *cfg, const char *path, char *errstr, size_t e
             break;
         }
         *eq = '\0';
-        char err[256];
-        if (!mc_config_set(cfg, trim(s), trim(eq + 1), err, sizeof(err))) {
+        char err[256], value[1024];
+        const char *key = trim(s), *v = trim(eq + 1);
+        /* A file named in a config file is found beside it. */
+        const char *slash = strrchr(path, '/');
+        if (strcmp(key, "security.keys.file") == 0 && v[0] != '/' && v[0] != '\0' && slash) {
+            snprintf(value, sizeof(value), "%.*s/%s", (int)(slash - path), path, v);
+            v = value;
+        }
+        if (!mc_config_set(cfg, key, v, err, sizeof(err))) {
             snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, err);
             ok = false;
         }

@@ -31,6 +31,8 @@ typedef struct mc_config {
     int64_t claim_timeout_ms;/* treating.claim.timeout.ms */
     char log_level[16];      /* log.level */
     char sql_dir[512];       /* sql.dir: migrations, for `medclear db migrate` */
+    char keys_file[512];     /* security.keys.file: HMAC-SM3 keys; "" = signatures off */
+    int64_t max_age_ms;      /* security.max.age.ms: older messages are replays; 0 = off */
     /* kafka.* passthrough, in the order given */
     char kafka_keys[MC_MAX_KAFKA_PROPS][128];
     char kafka_vals[MC_MAX_KAFKA_PROPS][512];

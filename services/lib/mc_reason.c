@@ -39,6 +39,8 @@ static const struct reason_name reasons[MC_R__COUNT] = {
     [MC_R_TIMED_OUT] = {"TIMED_OUT", "no result within the configured time"},
     [MC_R_INTERNAL] = {"INTERNAL", "internal error, try again later"},
     [MC_R_REVERSED] = {"REVERSED", "the request was reversed before its outcome"},
+    [MC_R_BAD_SIGNATURE] = {"BAD_SIGNATURE", "signature missing, of an unknown key or not matching"},
+    [MC_R_REPLAYED] = {"REPLAYED", "message older than the accepted age"},
 };
 
 /*

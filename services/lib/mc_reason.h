@@ -28,6 +28,8 @@ typedef enum mc_reason {
     MC_R_TIMED_OUT,           /* no result within the configured time */
     MC_R_INTERNAL,            /* the service could not process it (database error) */
     MC_R_REVERSED,            /* the request was reversed (2601) before its outcome */
+    MC_R_BAD_SIGNATURE,       /* signature missing, of an unknown key, or not matching */
+    MC_R_REPLAYED,            /* message older than the accepted age: refused as a replay */
     MC_R__COUNT
 } mc_reason_t;
 

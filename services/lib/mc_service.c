@@ -15,6 +15,7 @@
 
 #include "mc_db.h"
 #include "mc_log.h"
+#include "mc_sign.h"
 
 /* One outbox row waiting to be published after the commit. */
 typedef struct pending {
@@ -35,6 +36,7 @@ struct mc_service {
     PGconn *db;
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
+    mc_keyring_t *keyring; /* NULL: signatures off */
     char dlq_topic[128];
     pending_t *pending;
     int n_pending, cap_pending;
@@ -145,7 +147,12 @@ mc_err_t mc_ctx_emit(mc_msg_ctx_t *ctx, const char *topic, const char *key,
                      const Medclear__Envelope *env)
 {
     size_t len;
-    uint8_t *buf = mc_envelope_pack(env, &len);
+    char err[128];
+    uint8_t *buf = mc_envelope_seal(ctx->svc->keyring, env, &len, err, sizeof(err));
+    if (!buf) {
+        mc_error("could not sign a message to %s: %s", topic, err);
+        return MC_ERR_DB;
+    }
     return outbox_add(ctx, topic, key, buf, len, MC_OK, NULL, NULL);
 }
 
@@ -350,6 +357,10 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
     mc_bus_topic(cfg, svc->dlq_topic, sizeof(svc->dlq_topic), "dlq");
     build_sql(svc);
 
+    if (!mc_keyring_from_config(cfg, &svc->keyring, errstr, errstr_size))
+        goto fail;
+    if (!svc->keyring)
+        mc_warn("security.keys.file not set: messages are neither signed nor verified");
     svc->db = mc_db_connect(cfg->conninfo, errstr, errstr_size);
     if (!svc->db)
         goto fail;
@@ -395,8 +406,20 @@ static mc_err_t apply_one(mc_service_t *svc, mc_msg_ctx_t *ctx)
     Medclear__Envelope *env = NULL;
     mc_reason_t r = mc_envelope_decode(m->payload, m->len, (size_t)svc->cfg->message_max, &env,
                                        detail, sizeof(detail));
-    if (r != MC_OK)
+    /* Signature and age first: nothing of a forged or replayed message is recorded. */
+    if (r == MC_OK && svc->keyring)
+        r = mc_verify_envelope(svc->keyring, env, detail, sizeof(detail));
+    if (r == MC_OK && svc->cfg->max_age_ms > 0 &&
+        env->created_at_ms < mc_now_ms() - svc->cfg->max_age_ms) {
+        snprintf(detail, sizeof(detail), "created %" PRId64 " ms ago, more than %" PRId64,
+                 mc_now_ms() - env->created_at_ms, svc->cfg->max_age_ms);
+        r = MC_R_REPLAYED;
+    }
+    if (r != MC_OK) {
+        if (env)
+            medclear__envelope__free_unpacked(env, NULL);
         return mc_ctx_dead_letter(ctx, r, detail);
+    }
     ctx->message_id = env->message_id;
 
     mc_err_t err;
@@ -657,5 +680,6 @@ void mc_service_destroy(mc_service_t *svc)
     }
     pending_truncate(svc, 0);
     free(svc->pending);
+    mc_keyring_destroy(svc->keyring);
     free(svc);
 }

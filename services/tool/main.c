@@ -20,6 +20,7 @@ static const struct command {
      "submit [options] FILE...   publish settlement requests; --wait prints the replies"},
     {"dlq", tool_dlq, "dlq list|replay [filters]  list or re-publish the dead letters"},
     {"verify", tool_verify, "verify [--wait-ms N]       check the cross-service invariants"},
+    {"envelope", tool_envelope, "envelope sign <in >out     sign a hand-built envelope as its source region"},
     {"load", tool_load, "load [options]             offer generated requests, report throughput and latency"},
 };
 

@@ -13,6 +13,7 @@ int tool_data(const mc_config_t *cfg, int argc, char **argv);   /* data load DIR
 int tool_submit(const mc_config_t *cfg, int argc, char **argv); /* submit */
 int tool_dlq(const mc_config_t *cfg, int argc, char **argv);    /* dlq list|replay */
 int tool_verify(const mc_config_t *cfg, int argc, char **argv); /* verify */
+int tool_envelope(const mc_config_t *cfg, int argc, char **argv); /* envelope sign */
 int tool_load(const mc_config_t *cfg, int argc, char **argv);   /* load */
 
 /* Formats fen as yuan with two decimals ("-12.05") into out[32]. */

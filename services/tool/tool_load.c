@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "mc_bus.h"
+#include "mc_sign.h"
 #include "mc_date.h"
 #include "mc_db.h"
 #include "mc_money.h"
@@ -470,6 +471,7 @@ typedef struct candidate {
 
 typedef struct load {
     const mc_config_t *cfg;
+    mc_keyring_t *keyring; /* NULL: requests go unsigned */
     load_opts_t o;
     network_t net;
     rd_kafka_t *producer, *consumer;
@@ -656,7 +658,12 @@ static bool publish(load_t *L, uint32_t i)
     env.body_case = MEDCLEAR__ENVELOPE__BODY_REQUEST;
     env.request = &L->req;
     size_t len;
-    uint8_t *buf = mc_envelope_pack(&env, &len);
+    char err[128];
+    uint8_t *buf = mc_envelope_seal(L->keyring, &env, &len, err, sizeof(err));
+    if (!buf) {
+        fprintf(stderr, "%smedclear: %s\n", L->progress ? "\n" : "", err);
+        return false;
+    }
     const char *topic = L->net.regions[L->net.regs[o->reg].region].intake;
     rd_kafka_resp_err_t e;
     r->sent_us = now_us();
@@ -965,6 +972,10 @@ static bool open_bus(load_t *L)
     char err[512], topics[MC_MAX_REGIONS][128], id[33], group[64];
     const char *tp[2 * MC_MAX_REGIONS];
     int n = 0;
+    if (!mc_keyring_from_config(L->cfg, &L->keyring, err, sizeof(err))) {
+        fprintf(stderr, "medclear: %s\n", err);
+        return false;
+    }
     L->producer = mc_bus_producer(L->cfg, err, sizeof(err));
     if (!L->producer) {
         fprintf(stderr, "medclear: %s\n", err);
@@ -1257,6 +1268,7 @@ out:
             rd_kafka_purge(L->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(L->producer, 0);
         rd_kafka_destroy(L->producer);
+    mc_keyring_destroy(L->keyring);
     }
     network_free(&L->net);
     arena_free(&L->ids);

@@ -34,6 +34,7 @@
 #include "mc_bus.h"
 #include "mc_date.h"
 #include "mc_money.h"
+#include "mc_sign.h"
 #include "tool.h"
 #include "tool_bus.h"
 
@@ -342,6 +343,7 @@ int tool_submit(const mc_config_t *cfg, int argc, char **argv)
     char err[512];
     request_t *reqs = calloc(MAX_REQUESTS, sizeof(*reqs));
     rd_kafka_t *producer = NULL, *consumer = NULL;
+    mc_keyring_t *keyring = NULL;
     int *status = calloc(MAX_REQUESTS, sizeof(int));
     if (!reqs || !status)
         abort();
@@ -392,6 +394,10 @@ int tool_submit(const mc_config_t *cfg, int argc, char **argv)
         finish_request(&reqs[i], seq0 + i);
     }
 
+    if (!mc_keyring_from_config(cfg, &keyring, err, sizeof(err))) {
+        fprintf(stderr, "medclear: %s\n", err);
+        goto out;
+    }
     producer = mc_bus_producer(cfg, err, sizeof(err));
     if (!producer) {
         fprintf(stderr, "medclear: %s\n", err);
@@ -438,7 +444,11 @@ int tool_submit(const mc_config_t *cfg, int argc, char **argv)
         env.body_case = MEDCLEAR__ENVELOPE__BODY_REQUEST;
         env.request = &reqs[i].req;
         size_t len;
-        uint8_t *buf = mc_envelope_pack(&env, &len);
+        uint8_t *buf = mc_envelope_seal(keyring, &env, &len, err, sizeof(err));
+        if (!buf) {
+            fprintf(stderr, "medclear: %s\n", err);
+            goto out;
+        }
         rd_kafka_resp_err_t e;
         do {
             e = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic),
@@ -528,5 +538,6 @@ out:
     }
     free(reqs);
     free(status);
+    mc_keyring_destroy(keyring);
     return rc;
 }

@@ -812,7 +812,9 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         err = mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED, text);
         goto out;
     }
-    if (strcmp(env->source_region, PQgetvalue(res, 0, 8)) != 0) {
+    /* Results come from the insuring region, or from the centre when it refused to route. */
+    if (strcmp(env->source_region, PQgetvalue(res, 0, 8)) != 0 &&
+        strcmp(env->source_region, mc_ctx_config(ctx)->centre) != 0) {
         snprintf(text, sizeof(text), "result for claim \"%.64s\" comes from %s, not from %s",
                  cr->claim_id, env->source_region, PQgetvalue(res, 0, 8));
         err = mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, text);

@@ -11,22 +11,23 @@ trap 'rm -rf "$dir"' EXIT
 intake="$MEDCLEAR_TOPIC_PREFIX.intake.310000"
 pids_before=$(cat "$MC_RUN_DIR"/*.pid | sort | tr '\n' ' ')
 produce() { kcat -P -b "$MC_KAFKA_BROKERS" -X message.max.bytes=4000000 -t "$intake" -k "$1" "$2"; }
-encode() { protoc --encode=medclear.Envelope -I "$ROOT/proto" "$ROOT/proto/medclear.proto"; }
+# Hand-built envelopes, signed as their source region so they pass the signature check.
+encode() { protoc --encode=medclear.Envelope -I "$ROOT/proto" "$ROOT/proto/medclear.proto" | mc envelope sign; }
 
 printf 'this is not protobuf \001\002\377' >"$dir/garbage"
 produce garbage "$dir/garbage"
-echo 'message_id: "bad-version-1" schema_version: 99 source_region: "310000" request { request_id: "R1" }' | encode >"$dir/version"
+echo "message_id: \"bad-version-1\" created_at_ms: $(date +%s%3N) schema_version: 99 source_region: \"310000\" request { request_id: \"R1\" }" | encode >"$dir/version"
 produce version "$dir/version"
-echo 'message_id: "no-body-1" schema_version: 1 source_region: "310000"' | encode >"$dir/nobody"
+echo "message_id: \"no-body-1\" created_at_ms: $(date +%s%3N) schema_version: 1 source_region: \"310000\"" | encode >"$dir/nobody"
 produce nobody "$dir/nobody"
-echo 'message_id: "claim-on-intake-1" schema_version: 1 source_region: "310000" claim { claim_id: "C1" }' | encode >"$dir/wrongtype"
+echo "message_id: \"claim-on-intake-1\" created_at_ms: $(date +%s%3N) schema_version: 1 source_region: \"310000\" claim { claim_id: \"C1\" }" | encode >"$dir/wrongtype"
 produce wrongtype "$dir/wrongtype"
 head -c 1100000 /dev/zero | tr '\0' 'x' >"$dir/huge"
 produce huge "$dir/huge"
 # The same message id twice, the second time with another amount: the first is settled,
 # the second is a modified duplicate.
 request() { # request MESSAGE_ID REQUEST_ID QUANTITY
-  echo "message_id: \"$1\" schema_version: 1 source_region: \"310000\" request { request_id: \"$2\"
+  echo "message_id: \"$1\" created_at_ms: $(date +%s%3N) schema_version: 1 source_region: \"310000\" request { request_id: \"$2\"
     kind: SETTLE treating_region: \"310000\" hospital_code: \"H31000000003\" person_id: \"P330000000001\"
     insuring_region: \"330000\" visit_type: OUTPATIENT visit_date: 20261121
     lines { line_no: 1 item_code: \"001201000010000\" quantity_milli: $3 unit_price_fen: 2500 amount_fen: $(($3 * 25 / 10)) } }" | encode

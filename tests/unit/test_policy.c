@@ -914,6 +914,8 @@ static const struct reason_case reason_cases[] = {
     {MC_R_TIMED_OUT, "TIMED_OUT"},
     {MC_R_INTERNAL, "INTERNAL"},
     {MC_R_REVERSED, "REVERSED"},
+    {MC_R_BAD_SIGNATURE, "BAD_SIGNATURE"},
+    {MC_R_REPLAYED, "REPLAYED"},
 };
 
 static const char *const unknown_reason_codes[] = {"ok", "", "NOT REGISTERED", "MC_R_OK",
