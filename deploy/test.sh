@@ -2,7 +2,8 @@
 #
 # deploy/test.sh - the whole test suite from a fresh machine: installs what is missing,
 # builds, runs the unit tests (also under AddressSanitizer and UBSan) and the
-# integration tests against the real Kafka and PostgreSQL that deploy/infra.sh starts.
+# integration and fault tests against the real Kafka and PostgreSQL that deploy/infra.sh
+# starts.
 # Servers this script started are stopped again at the end.
 #
 # Usage: deploy/test.sh [ctest arguments...]     e.g. deploy/test.sh -L unit
@@ -27,5 +28,5 @@ cmake --build build-asan -j "$jobs" --target test_split test_policy test_propert
 echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 ctest --test-dir build-asan --output-on-failure -L unit
 echo "== unit and integration tests"
-if [[ $# -eq 0 ]]; then set -- -L 'unit|integration'; fi
+if [[ $# -eq 0 ]]; then set -- -L 'unit|integration|fault'; fi
 ctest --test-dir build --output-on-failure "$@"
