@@ -9,6 +9,7 @@
  */
 #include "clearing.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,6 +132,118 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     return mc_ctx_forward(ctx, topic, c->claim_id);
 }
 
+/* Publishes a clearing event (alerts, top-up requests) on mc.clearing.events. */
+static mc_err_t emit_event(mc_msg_ctx_t *ctx, const char *type, const char *party,
+                           const char *counterparty, int64_t amount_fen, int32_t ratio_bp,
+                           const char *detail, int64_t used, int64_t quota)
+{
+    const mc_config_t *cfg = mc_ctx_config(ctx);
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, party);
+    mc_p_str(&p, counterparty);
+    mc_p_str(&p, type);
+    mc_p_int(&p, used);
+    mc_p_int(&p, quota);
+    if (!mc_db_do(mc_ctx_db(ctx),
+                  "INSERT INTO clearing.alerts (insuring_party, treating_party, event_type, "
+                  "used_fen, quota_fen) VALUES ($1, $2, $3, $4, $5)",
+                  &p))
+        return MC_ERR_DB;
+    Medclear__ClearingEvent ev;
+    medclear__clearing_event__init(&ev);
+    ev.event_type = (char *)type;
+    ev.party = (char *)party;
+    ev.counterparty = (char *)counterparty;
+    ev.amount_fen = amount_fen;
+    ev.ratio_bp = ratio_bp;
+    ev.detail = (char *)detail;
+    char topic[128], id[33];
+    mc_bus_topic(cfg, topic, sizeof(topic), "clearing.events");
+    Medclear__Envelope out;
+    mc_envelope_init(&out, id, cfg->centre, NULL);
+    out.body_case = MEDCLEAR__ENVELOPE__BODY_EVENT;
+    out.event = &ev;
+    return mc_ctx_emit(ctx, topic, party, &out);
+}
+
+/*
+ * Books the fund amount (pooled + tier 2; negative for an undo) of a settled claim into
+ * the open window: the claim's window, a balanced ledger entry, and the pair's usage
+ * U(P,T). When usage crosses the yellow or red line of the pair's quota, the alert is
+ * published once (and a red one asks for an emergency top-up); settlement never stops.
+ */
+static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const char *claim_id,
+                     const char *insuring, const char *treating, int64_t amount)
+{
+    const mc_config_t *cfg = mc_ctx_config(ctx);
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, claim_id);
+    mc_p_str(&p, insuring);
+    mc_p_str(&p, treating);
+    mc_p_int(&p, amount);
+    mc_p_str(&p, env->message_id);
+    mc_p_str(&p, cfg->window_period);
+    mc_p_int(&p, cfg->quota_yellow_bp);
+    mc_p_int(&p, cfg->quota_red_bp);
+    PGresult *res = mc_db_run(mc_ctx_db(ctx),
+        "WITH w AS (SELECT clearing.open_window($6::interval) AS window_id), "
+        "c AS (UPDATE clearing.claims SET window_id = (SELECT window_id FROM w) WHERE claim_id = $1), "
+        "l AS (SELECT clearing.post_pair($5, (SELECT window_id FROM w), 'claim ' || $1, $2, $3, $4)), "
+        "u AS (INSERT INTO clearing.pairs AS x (insuring_party, treating_party, used_fen) "
+        "  VALUES ($2, $3, $4) ON CONFLICT (insuring_party, treating_party) "
+        "  DO UPDATE SET used_fen = x.used_fen + $4 RETURNING quota_fen, used_fen, alert) "
+        "SELECT (SELECT window_id FROM w), u.quota_fen, u.used_fen, u.alert, "
+        "  CASE WHEN u.quota_fen <= 0 THEN 'NONE' "
+        "       WHEN u.used_fen * 10000 >= $8 * u.quota_fen THEN 'RED' "
+        "       WHEN u.used_fen * 10000 >= $7 * u.quota_fen THEN 'YELLOW' ELSE 'NONE' END, "
+        "  CASE WHEN u.quota_fen > 0 THEN u.used_fen * 10000 / u.quota_fen ELSE 0 END, "
+        "  (SELECT count(*) FROM l) FROM u",
+        &p);
+    if (!res)
+        return MC_ERR_DB;
+    if (PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        mc_error("no open clearing window to book claim %s into", claim_id);
+        return MC_ERR_DB;
+    }
+    const char *was = PQgetvalue(res, 0, 3), *now = PQgetvalue(res, 0, 4);
+    int64_t quota = mc_db_int(res, 0, 1), used = mc_db_int(res, 0, 2);
+    int32_t ratio = (int32_t)mc_db_int(res, 0, 5);
+    int rank_was = strcmp(was, "RED") == 0 ? 2 : strcmp(was, "YELLOW") == 0;
+    int rank_now = strcmp(now, "RED") == 0 ? 2 : strcmp(now, "YELLOW") == 0;
+    mc_err_t err = MC_ERR_OK;
+    if (rank_now != rank_was) {
+        mc_params_init(&p);
+        mc_p_str(&p, insuring);
+        mc_p_str(&p, treating);
+        mc_p_str(&p, now);
+        if (!mc_db_do(mc_ctx_db(ctx),
+                      "UPDATE clearing.pairs SET alert = $3 WHERE insuring_party = $1 "
+                      "AND treating_party = $2",
+                      &p))
+            err = MC_ERR_DB;
+    }
+    /* Escalations are announced once per crossing; falling back is silent. */
+    char detail[160];
+    snprintf(detail, sizeof(detail), "usage %" PRId64 " of quota %" PRId64 " fen", used, quota);
+    if (err == MC_ERR_OK && rank_now > rank_was && rank_now >= 1 && rank_was < 1) {
+        mc_warn("quota of %s with %s: yellow alert, %s", insuring, treating, detail);
+        err = emit_event(ctx, "QUOTA_YELLOW", insuring, treating, used, ratio, detail, used, quota);
+    }
+    if (err == MC_ERR_OK && rank_now == 2 && rank_was < 2) {
+        mc_warn("quota of %s with %s: red alert, %s; emergency top-up requested", insuring,
+                treating, detail);
+        err = emit_event(ctx, "QUOTA_RED", insuring, treating, used, ratio, detail, used, quota);
+        if (err == MC_ERR_OK)
+            err = emit_event(ctx, "TOPUP_REQUEST", insuring, treating,
+                             used > quota ? used - quota : quota / 10, ratio, detail, used, quota);
+    }
+    PQclear(res);
+    return err;
+}
+
 static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
 {
     const Medclear__ClaimResult *cr = env->result;
@@ -142,8 +255,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);
     PGresult *res = mc_db_run(db,
-                              "SELECT status, kind, total_fen, insuring_region, treating_party "
-                              "FROM clearing.claims WHERE claim_id = $1 FOR UPDATE",
+                              "SELECT status, kind, total_fen, insuring_region, treating_party, "
+                              "insuring_party FROM clearing.claims WHERE claim_id = $1 FOR UPDATE",
                               &p);
     if (!res)
         return MC_ERR_DB;
@@ -192,6 +305,12 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         err = MC_ERR_DB;
         goto out;
     }
+    if (accepted && settle && pay) {
+        err = book(ctx, env, cr->claim_id, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 4),
+                   pay->fund_fen + pay->tier2_fen);
+        if (err != MC_ERR_OK)
+            goto out;
+    }
     mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "results", PQgetvalue(res, 0, 4));
     err = mc_ctx_forward(ctx, topic, cr->claim_id);
 out:
@@ -207,4 +326,19 @@ mc_err_t clearing_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void 
     if (env->body_case == MEDCLEAR__ENVELOPE__BODY_RESULT)
         return on_result(ctx, env);
     return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "the centre accepts claims and results only");
+}
+
+mc_err_t clearing_tick(mc_msg_ctx_t *ctx, void *opaque)
+{
+    (void)opaque;
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, mc_ctx_config(ctx)->window_period);
+    PGresult *res = mc_db_run(mc_ctx_db(ctx), "SELECT clearing.roll_window($1::interval, false)", &p);
+    if (!res)
+        return MC_ERR_DB;
+    if (!PQgetisnull(res, 0, 0))
+        mc_info("clearing window %s closed on schedule", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return MC_ERR_OK;
 }

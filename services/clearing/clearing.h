@@ -10,4 +10,8 @@
 /* Handler of every message consumed by the clearing service. */
 mc_err_t clearing_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque);
 
+/* Periodic work: closes the open clearing window when its period ends and opens the
+ * next (clearing.window.period). */
+mc_err_t clearing_tick(mc_msg_ctx_t *ctx, void *opaque);
+
 #endif

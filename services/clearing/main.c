@@ -22,8 +22,8 @@ int main(int argc, char **argv)
     }
 
     /* Consumed: mc.claims and mc.results; produced: the per-party topics of both. */
-    char names[2 * MC_MAX_REGIONS + 2][128];
-    const char *consumed[2], *produced[2 * MC_MAX_REGIONS];
+    char names[2 * MC_MAX_REGIONS + 3][128];
+    const char *consumed[2], *produced[2 * MC_MAX_REGIONS + 1];
     int n_out = 0;
     mc_bus_topic(&cfg, names[0], sizeof(names[0]), "claims");
     mc_bus_topic(&cfg, names[1], sizeof(names[1]), "results");
@@ -38,10 +38,15 @@ int main(int argc, char **argv)
         n_out++;
     }
 
+    mc_bus_topic(&cfg, names[2 + n_out], sizeof(names[0]), "clearing.events");
+    produced[n_out] = names[2 + n_out];
+    n_out++;
+
     mc_service_def_t def = {
         .role = "clearing",
         .schema = "clearing",
         .handle = clearing_handle,
+        .tick = clearing_tick,
     };
     return mc_app_run(&cfg, &def, consumed, 2, produced, n_out);
 }

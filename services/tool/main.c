@@ -20,6 +20,10 @@ static const struct command {
      "submit [options] FILE...   publish settlement requests; --wait prints the replies"},
     {"dlq", tool_dlq, "dlq list|replay [filters]  list or re-publish the dead letters"},
     {"verify", tool_verify, "verify [--wait-ms N]       check the cross-service invariants"},
+    {"window", tool_window,
+     "window list|show W|close|issue W|abort W|confirm W --party P|settle W ...   clearing windows"},
+    {"prepay", tool_prepay, "prepay show|plan|record ...  prepayment quotas, usage and alerts"},
+    {"ledger", tool_ledger, "ledger balance|journal|statement W  the centre's ledger"},
     {"envelope", tool_envelope, "envelope sign <in >out     sign a hand-built envelope as its source region"},
     {"load", tool_load, "load [options]             offer generated requests, report throughput and latency"},
 };

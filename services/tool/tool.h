@@ -13,6 +13,9 @@ int tool_data(const mc_config_t *cfg, int argc, char **argv);   /* data load DIR
 int tool_submit(const mc_config_t *cfg, int argc, char **argv); /* submit */
 int tool_dlq(const mc_config_t *cfg, int argc, char **argv);    /* dlq list|replay */
 int tool_verify(const mc_config_t *cfg, int argc, char **argv); /* verify */
+int tool_window(const mc_config_t *cfg, int argc, char **argv); /* window ... */
+int tool_prepay(const mc_config_t *cfg, int argc, char **argv); /* prepay ... */
+int tool_ledger(const mc_config_t *cfg, int argc, char **argv); /* ledger ... */
 int tool_envelope(const mc_config_t *cfg, int argc, char **argv); /* envelope sign */
 int tool_load(const mc_config_t *cfg, int argc, char **argv);   /* load */
 
