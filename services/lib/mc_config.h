@@ -21,6 +21,9 @@ typedef struct mc_config {
     int n_regions;
     char scope[16];          /* clearing.scope: national | provincial */
     char centre[8];          /* clearing.centre: region code the centre signs as */
+    char window_period[32];  /* clearing.window.period: PostgreSQL interval, "1 month" */
+    int64_t quota_yellow_bp; /* clearing.alert.yellow.bp */
+    int64_t quota_red_bp;    /* clearing.alert.red.bp */
     char conninfo[512];      /* db.conninfo */
     char topic_prefix[64];   /* topic.prefix */
     char group_id[128];      /* group.id: consumer group of this role */
@@ -30,6 +33,11 @@ typedef struct mc_config {
     int64_t reply_timeout_ms;/* treating.reply.timeout.ms */
     int64_t claim_timeout_ms;/* treating.claim.timeout.ms */
     char log_level[16];      /* log.level */
+    char log_format[16];     /* log.format: logfmt | json */
+    char metrics_address[64];/* metrics.address: where /metrics, /livez, /readyz listen */
+    int64_t metrics_port;    /* metrics.port: 0 = no HTTP endpoint */
+    int64_t health_max_outbox;/* health.max.outbox: not ready at this many unpublished rows */
+    int64_t health_stall_ms; /* health.stall.ms: not live when the loop is stuck this long */
     char sql_dir[512];       /* sql.dir: migrations, for `medclear db migrate` */
     char keys_file[512];     /* security.keys.file: HMAC-SM3 keys; "" = signatures off */
     int64_t max_age_ms;      /* security.max.age.ms: older messages are replays; 0 = off */
