@@ -5,7 +5,8 @@
 # sample network (four provinces, their hospitals, catalogs, policies and insured
 # persons), starts the treating, insuring and clearing services, submits the sample
 # claims of README.md and prints their replies, then a day of claims from the sample
-# hospitals and what each insuring province owes each treating province.
+# hospitals, then closes the clearing window and prints its statement, what each party
+# receives, pays and nets, the prepayment usage and the centre's ledger balances.
 #
 # Usage: deploy/demo.sh [NUMBER_OF_DAY_CLAIMS]   (default 200)
 # The servers stay up afterwards for exploring; deploy/infra.sh stop ends them.
@@ -41,6 +42,16 @@ medclear data load deploy/sample
 
 step "starting the treating, insuring and clearing services"
 deploy/network.sh start
+
+step "placing the year's prepayments (5000.00 yuan per pair)"
+for ins in 310000 320000 330000 340000; do
+  for trt in 310000 320000 330000 340000; do
+    [[ $ins == "$trt" ]] && continue
+    medclear prepay record --insuring "$ins" --treating "$trt" --kind PLACEMENT \
+      --amount 500000 --reference "Q2026-$ins-$trt" >/dev/null
+  done
+done
+echo "12 quotas recorded"
 
 step "the sample claims of README.md"
 medclear submit --wait deploy/sample/claims/*.claim
@@ -78,13 +89,23 @@ accepted=$(grep -c '"status":"ACCEPTED"' "$day.replies" || true)
 echo "$DAY_CLAIMS requests, $accepted settled, $((DAY_CLAIMS - accepted)) rejected"
 rm -f "$day.replies"
 
-step "what each insuring province owes each treating province (fund + tier 2, yuan)"
-psql "$MEDCLEAR_DB_CONNINFO" -X -c \
-  "SELECT insuring_party AS insuring, treating_party AS treating, count(*) AS claims,
-          to_char(sum(total_fen) / 100.0, 'FM999999990.00') AS total,
-          to_char(sum(fund_fen + tier2_fen) / 100.0, 'FM999999990.00') AS funds_owe
-     FROM clearing.claims WHERE status = 'SETTLED'
-    GROUP BY 1, 2 ORDER BY 1, 2"
+step "closing the clearing window and issuing its statement"
+medclear window close >/dev/null
+window=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT window_id FROM clearing.windows WHERE status = 'CLOSED' ORDER BY period_start DESC LIMIT 1")
+medclear window issue "$window" >/dev/null
+medclear window list
+echo
+psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT clearing.statement_text('$window')"
+echo "sha256 $(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT statement_sha256 FROM clearing.windows WHERE window_id = '$window'")"
+
+step "receivable, payable and net of each party in $window (fen)"
+medclear ledger statement "$window"
+
+step "prepayment quotas and usage (fen; usage in basis points)"
+medclear prepay show
+
+step "the clearing centre's ledger: trial balance (fen)"
+medclear ledger balance
 
 step "done"
 cat <<MSG

@@ -2,7 +2,8 @@
 #
 # deploy/test.sh - the whole test suite from a fresh machine: installs what is missing,
 # builds, runs the unit tests (also under AddressSanitizer and UBSan) and the
-# integration and fault tests against the real Kafka and PostgreSQL that deploy/infra.sh
+# integration, end-to-end and fault tests against the real Kafka and PostgreSQL that
+# deploy/infra.sh
 # starts.
 # Servers this script started are stopped again at the end.
 #
@@ -28,5 +29,5 @@ cmake --build build-asan -j "$jobs" --target test_split test_policy test_propert
 echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 ctest --test-dir build-asan --output-on-failure -L unit
 echo "== unit and integration tests"
-if [[ $# -eq 0 ]]; then set -- -L 'unit|integration|fault'; fi
+if [[ $# -eq 0 ]]; then set -- -L 'unit|integration|e2e|fault'; fi
 ctest --test-dir build --output-on-failure "$@"
