@@ -3,9 +3,7 @@
 # deploy/test.sh - the whole test suite from a fresh machine: installs what is missing,
 # builds, runs the unit tests (also under AddressSanitizer and UBSan) and the
 # integration, end-to-end and fault tests against the real Kafka and PostgreSQL that
-# deploy/infra.sh
-# starts.
-# Servers this script started are stopped again at the end.
+# deploy/infra.sh starts. Servers this script started are stopped again at the end.
 #
 # Usage: deploy/test.sh [ctest arguments...]     e.g. deploy/test.sh -L unit
 set -euo pipefail
