@@ -190,7 +190,8 @@ static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const cha
     PGresult *res = mc_db_run(mc_ctx_db(ctx),
         "WITH w AS (SELECT clearing.open_window($6::interval) AS window_id), "
         "c AS (UPDATE clearing.claims SET window_id = (SELECT window_id FROM w) WHERE claim_id = $1), "
-        "l AS (SELECT clearing.post_pair($5, (SELECT window_id FROM w), 'claim ' || $1, $2, $3, $4)), "
+        "l AS (SELECT clearing.post_pair($5, (SELECT window_id FROM w), 'claim ' || $1, $1, $2, $3, "
+        "  $4)), "
         "u AS (INSERT INTO clearing.pairs AS x (insuring_party, treating_party, used_fen) "
         "  VALUES ($2, $3, $4) ON CONFLICT (insuring_party, treating_party) "
         "  DO UPDATE SET used_fen = x.used_fen + $4 RETURNING quota_fen, used_fen, alert) "

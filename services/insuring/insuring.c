@@ -481,8 +481,10 @@ out:
     return err;
 }
 
-/* Records the outcome of a claim, accepted or not, as its settlement row. */
-static mc_err_t record(PGconn *db, const Medclear__Claim *c, const outcome_t *o)
+/* Records the outcome of a claim, accepted or not, as its settlement row, and posts the
+ * fund amount of a settled one (negative for an undo) to the ledger. */
+static mc_err_t record(PGconn *db, const Medclear__Envelope *env, const Medclear__Claim *c,
+                       const outcome_t *o)
 {
     char visit_date[11];
     mc_date_format(mc_date_valid(c->visit_date) ? c->visit_date : 19000101, visit_date);
@@ -524,7 +526,7 @@ static mc_err_t record(PGconn *db, const Medclear__Claim *c, const outcome_t *o)
     mc_p_str(&p, settled && o->undoes[0] ? o->undoes : NULL);
     /* Rejected claims are recorded too (also of unknown persons: no foreign key), so a
      * resent claim gets the same answer and reconciliation sees every claim. */
-    return mc_db_do(db,
+    bool ok = mc_db_do(db,
                     "INSERT INTO insuring.settlements (claim_id, request_id, kind, person_id, "
                     "insuring_region, treating_region, hospital_code, hospital_level, visit_type, "
                     "visit_date, status, reason_code, policy_version, registration_type, "
@@ -532,6 +534,19 @@ static mc_err_t record(PGconn *db, const Medclear__Claim *c, const outcome_t *o)
                     "account_fen, cash_fen, settlement_id, year, cap_group, deductible_scope, "
                     "undoes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, $12, $13, "
                     "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+                    &p);
+    if (!ok)
+        return MC_ERR_DB;
+    if (!settled)
+        return MC_ERR_OK;
+    mc_params_init(&p);
+    mc_p_str(&p, env->message_id);
+    mc_p_str(&p, c->claim_id);
+    mc_p_str(&p, c->treating_region);
+    mc_p_int(&p, o->pay.fund_fen + o->pay.tier2_fen);
+    return mc_db_do(db,
+                    "SELECT insuring.post($1, $2, 'claim ' || $2, 'fund_expense:' || $3, 'EXPENSE', "
+                    "'payable:' || $3, 'LIABILITY', $4)",
                     &p)
                ? MC_ERR_OK
                : MC_ERR_DB;
@@ -586,7 +601,7 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     bool is_undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
     if (o.reason == MC_OK && (is_undo ? undo(db, c, &o) : adjudicate(db, c, &o)) != MC_ERR_OK)
         return MC_ERR_DB;
-    mc_err_t err = record(db, c, &o);
+    mc_err_t err = record(db, env, c, &o);
     if (err != MC_ERR_OK)
         return err;
     if (o.reason != MC_OK)

@@ -72,6 +72,9 @@ static const param_t params[] = {
     STR("security.keys.file", keys_file, "",
         "file of HMAC-SM3 keys (region, key id, hex); set: every message is signed and "
         "verified; a relative path is relative to the config file"),
+    STR("test.drop.result.claim", test_drop_result, "",
+        "TEST ONLY: the treating service drops the result of this claim id, so that "
+        "`medclear reconcile` has a difference to find; never set in production"),
     INT("security.max.age.ms", max_age_ms, "86400000", 0, 31536000000,
         "messages created longer ago than this are refused as replays (0: no limit)"),
 };

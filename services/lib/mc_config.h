@@ -41,6 +41,7 @@ typedef struct mc_config {
     char sql_dir[512];       /* sql.dir: migrations, for `medclear db migrate` */
     char keys_file[512];     /* security.keys.file: HMAC-SM3 keys; "" = signatures off */
     int64_t max_age_ms;      /* security.max.age.ms: older messages are replays; 0 = off */
+    char test_drop_result[72];/* test.drop.result.claim: test hook, see mc_config.c */
     /* kafka.* passthrough, in the order given */
     char kafka_keys[MC_MAX_KAFKA_PROPS][128];
     char kafka_vals[MC_MAX_KAFKA_PROPS][512];

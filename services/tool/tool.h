@@ -16,6 +16,7 @@ int tool_verify(const mc_config_t *cfg, int argc, char **argv); /* verify */
 int tool_window(const mc_config_t *cfg, int argc, char **argv); /* window ... */
 int tool_prepay(const mc_config_t *cfg, int argc, char **argv); /* prepay ... */
 int tool_ledger(const mc_config_t *cfg, int argc, char **argv); /* ledger ... */
+int tool_reconcile(const mc_config_t *cfg, int argc, char **argv); /* reconcile */
 int tool_envelope(const mc_config_t *cfg, int argc, char **argv); /* envelope sign */
 int tool_load(const mc_config_t *cfg, int argc, char **argv);   /* load */
 

@@ -224,7 +224,7 @@ static int window_cmd(const mc_config_t *cfg, const char *verb, int argc, char *
             "reference) SELECT window_id, insuring_party, treating_party, amount_fen, $4 FROM "
             "clearing.statement_lines WHERE window_id = $1 AND insuring_party = $2 AND "
             "treating_party = $3",
-            "SELECT clearing.post_pair($4, $1, 'payment ' || $4, $2, $3, -amount_fen) FROM "
+            "SELECT clearing.post_pair($4, $1, 'payment ' || $4, NULL, $2, $3, -amount_fen) FROM "
             "clearing.payments WHERE window_id = $1 AND insuring_party = $2 AND treating_party = $3",
             "UPDATE clearing.pairs SET used_fen = used_fen - (SELECT amount_fen FROM clearing.payments "
             "WHERE window_id = $1 AND insuring_party = $2 AND treating_party = $3) "

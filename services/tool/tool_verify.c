@@ -9,7 +9,10 @@
  *   3. each personal account balance equals its opening balance less the account
  *      payments of the settlements;
  *   4. every request received was answered exactly once, and none is still waiting;
- *   5. every outbox row was published.
+ *   5. the three ledgers post the same fund amount for every claim, and each balances;
+ *   6. the nets of every statement sum to zero; each pair's usage equals its bookings less
+ *      its payments, and its quota the sum of its quota movements;
+ *   7. every outbox row was published.
  *
  * Each failed check names the claims, persons or requests (up to 20). The exit status is
  * 0 when all hold, 1 otherwise. --wait-ms N checks again until all hold or N ms passed,
@@ -85,6 +88,38 @@ static const check_t checks[] = {
      "SELECT request_id, format('%s %s answered %s times', kind, status, answers) "
      "FROM treating.requests WHERE request_hash <> '\\x' "
      "AND (answers <> 1 OR status = 'PENDING') ORDER BY received_at"},
+    {"the three ledgers agree claim by claim",
+     "WITH cl AS (SELECT claim_id, sum(debit_fen - credit_fen) AS fen FROM clearing.journal "
+     "  JOIN clearing.postings USING (entry_id) WHERE account LIKE 'receivable:%' "
+     "  AND claim_id IS NOT NULL GROUP BY 1), "
+     "tl AS (SELECT claim_id, sum(debit_fen - credit_fen) AS fen FROM treating.journal "
+     "  JOIN treating.postings USING (entry_id) WHERE account LIKE 'due_from:%' GROUP BY 1), "
+     "il AS (SELECT claim_id, sum(debit_fen - credit_fen) AS fen FROM insuring.journal "
+     "  JOIN insuring.postings USING (entry_id) WHERE account LIKE 'fund_expense:%' GROUP BY 1) "
+     "SELECT claim_id, format('centre %s / treating %s / insuring %s', cl.fen, tl.fen, il.fen) "
+     "FROM cl FULL JOIN tl USING (claim_id) FULL JOIN il USING (claim_id) "
+     "WHERE cl.fen IS DISTINCT FROM tl.fen OR cl.fen IS DISTINCT FROM il.fen ORDER BY 1"},
+    {"every ledger balances",
+     "SELECT s, format('debits %s, credits %s', d, c) FROM ("
+     "  SELECT 'treating' AS s, sum(debit_fen) AS d, sum(credit_fen) AS c FROM treating.postings "
+     "  UNION ALL SELECT 'insuring', sum(debit_fen), sum(credit_fen) FROM insuring.postings "
+     "  UNION ALL SELECT 'clearing', sum(debit_fen), sum(credit_fen) FROM clearing.postings) x "
+     "WHERE d IS DISTINCT FROM c"},
+    {"statement nets sum to zero",
+     "SELECT window_id, format('nets sum to %s', sum(net_fen)) FROM clearing.statement_parties "
+     "GROUP BY 1 HAVING sum(net_fen) <> 0"},
+    {"usage equals bookings less payments, quotas equal their movements",
+     "SELECT insuring_party || '->' || treating_party, format('used %s, booked %s, paid %s; "
+     "quota %s, movements %s', used_fen, booked, paid, quota_fen, moved) FROM ("
+     "  SELECT p.*, coalesce((SELECT sum(fund_fen + tier2_fen) FROM clearing.claims c "
+     "    WHERE c.insuring_party = p.insuring_party AND c.treating_party = p.treating_party "
+     "    AND c.window_id IS NOT NULL), 0) AS booked, "
+     "  coalesce((SELECT sum(amount_fen) FROM clearing.payments y WHERE y.insuring_party = "
+     "    p.insuring_party AND y.treating_party = p.treating_party), 0) AS paid, "
+     "  coalesce((SELECT sum(CASE WHEN kind = 'REFUND' THEN -amount_fen ELSE amount_fen END) "
+     "    FROM clearing.quota_movements m WHERE m.insuring_party = p.insuring_party AND "
+     "    m.treating_party = p.treating_party), 0) AS moved FROM clearing.pairs p) x "
+     "WHERE used_fen <> booked - paid OR quota_fen <> moved"},
     {"every outbox row published",
      "SELECT 'outbox ' || s, format('%s rows not published', n) FROM ("
      "  SELECT 'treating' AS s, count(*) AS n FROM treating.outbox WHERE published_at IS NULL "

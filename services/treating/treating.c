@@ -787,6 +787,12 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     Medclear__LineSplit *splits = NULL;
     Medclear__LineSplit **split_ptrs = NULL;
 
+    const char *drop = mc_ctx_config(ctx)->test_drop_result;
+    if (drop[0] && strcmp(drop, cr->claim_id) == 0) {
+        mc_warn("test hook test.drop.result.claim: dropping the result of claim %s", cr->claim_id);
+        return MC_ERR_OK;
+    }
+
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);
@@ -857,6 +863,23 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
                   &p)) {
         err = MC_ERR_DB;
         goto out;
+    }
+
+    /* The funds' share, owed by the insuring region, owed to the hospital. */
+    if (accepted && books && pay) {
+        mc_params_init(&p);
+        mc_p_str(&p, env->message_id);
+        mc_p_str(&p, cr->claim_id);
+        mc_p_str(&p, PQgetvalue(res, 0, 8));
+        mc_p_str(&p, cr->hospital_code);
+        mc_p_int(&p, pay->fund_fen + pay->tier2_fen);
+        if (!mc_db_do(db,
+                      "SELECT treating.post($1, $2, 'claim ' || $2, 'due_from:' || $3, 'ASSET', "
+                      "'payable:' || $4, 'LIABILITY', $5)",
+                      &p)) {
+            err = MC_ERR_DB;
+            goto out;
+        }
     }
 
     /* A late result (its request timed out or was reversed) is undone, never applied
