@@ -38,6 +38,15 @@ check "cancel restores accumulators and account" "$before" "$(state)"
 check "original settlement marked cancelled" CANCELLED "$(sql "SELECT status FROM insuring.settlements WHERE settlement_id = '$sid'")"
 check "centre booked the negative amounts" "-$(json_field "$settled" fund_fen)" \
   "$(sql "SELECT fund_fen FROM clearing.claims WHERE undoes = '$sid' AND status = 'SETTLED'")"
+# The same visit again computes as if the cancelled one never happened.
+claim resettle "request_id = H34000000001202611180845000001"
+resettled=$(submit resettle)
+for f in deductible_fen fund_fen tier2_fen account_fen cash_fen; do
+  check "after the cancel the same visit gets the same $f" "$(json_field "$settled" $f)" "$(json_field "$resettled" $f)"
+done
+claim cancel_re "kind = CANCEL" "settlement_id = $(json_field "$resettled" settlement_id)"
+check "and can be cancelled in turn" ACCEPTED "$(json_field "$(submit cancel_re)" status)"
+check "which restores the state again" "$before" "$(state)"
 again=$(submit cancel)
 check "same cancel resent: same reply" "$(json_field "$cancelled" settlement_id)" "$(json_field "$again" settlement_id)"
 claim cancel2 "kind = CANCEL" "settlement_id = $sid"
