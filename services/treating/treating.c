@@ -50,42 +50,9 @@ static mc_err_t emit_reply(mc_msg_ctx_t *ctx, const char *region, const char *tr
     return mc_ctx_emit(ctx, topic, reply->request_id, &env);
 }
 
-/* Records a rejected request and answers it. The request id was checked already. */
-static mc_err_t reject_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
-                               const Medclear__SettlementRequest *req, const char *region,
-                               const uint8_t *body, size_t body_len, mc_reason_t reason,
-                               const char *text)
-{
-    mc_debug("request %s rejected: %s: %s", req->request_id, mc_reason_code(reason), text);
-    mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, req->request_id);
-    mc_p_str(&p, env->message_id);
-    mc_p_bytes(&p, body, body_len);
-    mc_p_str(&p, mc_kind_code(req->kind));
-    mc_p_str(&p, region);
-    mc_p_str(&p, req->hospital_code);
-    mc_p_str(&p, req->person_id);
-    mc_p_str(&p, req->insuring_region);
-    mc_p_str(&p, mc_reason_code(reason));
-    mc_p_str(&p, text);
-    if (!mc_db_do(mc_ctx_db(ctx),
-                  "INSERT INTO treating.requests (request_id, message_id, request_hash, kind, "
-                  "treating_region, hospital_code, person_id, insuring_region, status, "
-                  "reason_code, reason_text, replied_at, answers) "
-                  "VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, 'REJECTED', $9, $10, now(), 1)",
-                  &p))
-        return MC_ERR_DB;
-
-    Medclear__SettlementReply reply;
-    medclear__settlement_reply__init(&reply);
-    reply.request_id = req->request_id;
-    reply.kind = req->kind;
-    reply.status = MEDCLEAR__STATUS__REJECTED;
-    reply.reason_code = (char *)mc_reason_code(reason);
-    reply.reason_text = (char *)text;
-    return emit_reply(ctx, region, env->trace_id, &reply);
-}
+static mc_err_t answer_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
+                               const char *region, const uint8_t *body, size_t body_len,
+                               mc_reason_t reason, const char *text);
 
 /* Catalog items in force on the visit date for the codes of a request. */
 typedef struct catalog {
@@ -218,7 +185,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_reason_t r;
     r = check_request(req, region, text, sizeof(text));
     if (r != MC_OK) {
-        err = reject_request(ctx, env, req, region, body, body_len, r, text);
+        err = answer_request(ctx, env, region, body, body_len, r, text);
         goto out;
     }
 
@@ -238,13 +205,13 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     if (PQgetisnull(res, 0, 0)) {
         snprintf(text, sizeof(text), "hospital \"%.16s\" is not known in region %s",
                  req->hospital_code, region);
-        err = reject_request(ctx, env, req, region, body, body_len, MC_R_UNKNOWN_HOSPITAL, text);
+        err = answer_request(ctx, env, region, body, body_len, MC_R_UNKNOWN_HOSPITAL, text);
         goto out;
     }
     if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
         snprintf(text, sizeof(text), "insuring region %s is not served by this network",
                  req->insuring_region);
-        err = reject_request(ctx, env, req, region, body, body_len, MC_R_UNKNOWN_REGION, text);
+        err = answer_request(ctx, env, region, body, body_len, MC_R_UNKNOWN_REGION, text);
         goto out;
     }
     int level = (int)mc_db_int(res, 0, 0);
@@ -320,7 +287,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
         mc_array_int(&a_scope, sp.in_scope_fen);
     }
     if (r != MC_OK) {
-        err = reject_request(ctx, env, req, region, body, body_len, r, text);
+        err = answer_request(ctx, env, region, body, body_len, r, text);
         goto out_splits;
     }
     if (!catalog_version[0])
@@ -556,8 +523,9 @@ static mc_err_t record_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
                : MC_ERR_DB;
 }
 
-/* Answers an undo request at once (nothing to undo, or a rejection) and records it. */
-static mc_err_t answer_undo(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const char *region,
+/* Records a request answered at once (a rejection, or an undo with nothing to do) and
+ * answers it. The request id was checked already. */
+static mc_err_t answer_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const char *region,
                             const uint8_t *body, size_t body_len, mc_reason_t reason,
                             const char *text)
 {
@@ -576,7 +544,7 @@ static mc_err_t on_cancel(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     char text[256];
     if (!mc_valid_id(req->settlement_id, MC_ID_MAX))
-        return answer_undo(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
+        return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
                            "a CANCEL needs the settlement_id to undo");
     mc_params_t p;
     mc_params_init(&p);
@@ -591,11 +559,11 @@ static mc_err_t on_cancel(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_err_t err;
     if (PQntuples(orig) == 0) {
         snprintf(text, sizeof(text), "no settlement \"%s\" in region %s", req->settlement_id, region);
-        err = answer_undo(ctx, env, region, body, body_len, MC_R_UNKNOWN_SETTLEMENT, text);
+        err = answer_request(ctx, env, region, body, body_len, MC_R_UNKNOWN_SETTLEMENT, text);
     } else if (strcmp(PQgetvalue(orig, 0, 16), "t") == 0) {
         snprintf(text, sizeof(text), "settlement \"%s\" is already cancelled or being cancelled",
                  req->settlement_id);
-        err = answer_undo(ctx, env, region, body, body_len, MC_R_ALREADY_CANCELLED, text);
+        err = answer_request(ctx, env, region, body, body_len, MC_R_ALREADY_CANCELLED, text);
     } else {
         err = record_request(ctx, env, req, region, body, body_len, "PENDING", MC_OK, NULL);
         if (err == MC_ERR_OK)
@@ -620,7 +588,7 @@ static mc_err_t on_reverse(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, con
     PGconn *db = mc_ctx_db(ctx);
     const char *orig_id = req->original_request_id;
     if (!mc_valid_id(orig_id, MC_ID_MAX))
-        return answer_undo(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
+        return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
                            "a REVERSE needs the original_request_id to undo");
     mc_params_t p;
     mc_params_init(&p);
@@ -648,7 +616,7 @@ static mc_err_t on_reverse(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, con
                        "'KIND_UNSPECIFIED', $2, $3, $4, $5, 'REVERSED', 'REVERSED', "
                        "'reversed before it arrived', now())",
                        &p)
-                  ? answer_undo(ctx, env, region, body, body_len, MC_OK,
+                  ? answer_request(ctx, env, region, body, body_len, MC_OK,
                                 "original request not received; it will be refused if it arrives")
                   : MC_ERR_DB;
         goto out;
@@ -671,7 +639,7 @@ static mc_err_t on_reverse(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, con
         err = reply_status(ctx, region, env->trace_id, orig_id, MEDCLEAR__KIND__SETTLE,
                            MC_R_REVERSED, "reversed by request while in flight", NULL);
         if (err == MC_ERR_OK)
-            err = answer_undo(ctx, env, region, body, body_len, MC_OK,
+            err = answer_request(ctx, env, region, body, body_len, MC_OK,
                               "original request in flight: its result will be undone");
         goto out;
     }
@@ -692,7 +660,7 @@ static mc_err_t on_reverse(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, con
             err = send_undo(ctx, region, env->trace_id, orig, req->request_id, req->request_id,
                             MEDCLEAR__KIND__REVERSE);
     } else {
-        err = answer_undo(ctx, env, region, body, body_len, MC_OK,
+        err = answer_request(ctx, env, region, body, body_len, MC_OK,
                           "nothing to undo: the original settled nothing or is already undone");
     }
     PQclear(orig);
@@ -768,7 +736,7 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
             break;
         default:
             snprintf(text, sizeof(text), "request kind %s is not known", mc_kind_code(req->kind));
-            err = reject_request(ctx, env, req, region, body, body_len, MC_R_UNKNOWN_TYPE, text);
+            err = answer_request(ctx, env, region, body, body_len, MC_R_UNKNOWN_TYPE, text);
         }
     }
     PQclear(res);
