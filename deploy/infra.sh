@@ -15,6 +15,8 @@
 #   reset          stop both and delete the state directory (not the cache)
 #   kafka-restart  stop then start Kafka only (fault tests)
 #   pg-restart     stop then start PostgreSQL only (fault tests)
+#   pg-stop        stop PostgreSQL only, leaving Kafka running (outage tests)
+#   pg-start       start PostgreSQL only (after pg-stop)
 #
 # Environment (all optional):
 #   MC_STATE_DIR              /tmp/medclear-state   data, logs, pid files
@@ -52,7 +54,7 @@ MC_READY_TIMEOUT="${MC_READY_TIMEOUT:-120}"
 APT_PACKAGES=(
   build-essential cmake pkg-config
   librdkafka-dev libpq-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-  libcunit1-dev libssl-dev kcat
+  libcunit1-dev libssl-dev libmicrohttpd-dev kcat
   postgresql postgresql-client
   default-jre-headless maven curl procps
 )
@@ -577,6 +579,17 @@ cmd_pg_restart() {
   pg_start
 }
 
+cmd_pg_stop() {
+  take_lock
+  pg_stop
+}
+
+cmd_pg_start() {
+  take_lock
+  ensure_state_dir
+  pg_start
+}
+
 usage() {
   sed -n '3,/^# Output lines/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
@@ -598,6 +611,8 @@ main() {
     reset) cmd_reset ;;
     kafka-restart) cmd_kafka_restart ;;
     pg-restart) cmd_pg_restart ;;
+    pg-stop) cmd_pg_stop ;;
+    pg-start) cmd_pg_start ;;
     *) printf 'infra: unknown command: %s\n' "$cmd" >&2; usage >&2; return 2 ;;
   esac
 }

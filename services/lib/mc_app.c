@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mc_http.h"
 #include "mc_log.h"
+#include "mc_metrics.h"
 
 volatile sig_atomic_t mc_running = 1;
 
@@ -56,18 +58,25 @@ int mc_app_init(int argc, char **argv, const char *role, const char *usage, mc_c
             return 2;
         }
     }
-    if (dump) {
-        mc_config_dump(cfg, stdout);
-        return 0;
-    }
 
+    /* Checked before --dump-config too: a configuration that dumps is one that starts. */
     mc_log_level_t level;
     if (!mc_log_level_parse(cfg->log_level, &level)) {
         fprintf(stderr, "%s: log.level: \"%s\" is not debug, info, warn or error\n", role,
                 cfg->log_level);
         return 2;
     }
+    mc_log_format_t format;
+    if (!mc_log_format_parse(cfg->log_format, &format)) {
+        fprintf(stderr, "%s: log.format: \"%s\" is not logfmt or json\n", role, cfg->log_format);
+        return 2;
+    }
+    if (dump) {
+        mc_config_dump(cfg, stdout);
+        return 0;
+    }
     mc_log_init(role, level);
+    mc_log_set_format(format);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -83,13 +92,31 @@ int mc_app_run(const mc_config_t *cfg, const mc_service_def_t *def, const char *
                int n_consumed, const char *const *produced, int n_produced)
 {
     char err[512];
-    mc_service_t *svc =
-        mc_service_new(cfg, def, consumed, n_consumed, produced, n_produced, err, sizeof(err));
-    if (!svc) {
-        mc_error("could not start: %s", err);
-        return 1;
+    /* The endpoint comes up first, so that /livez and /readyz answer (503 "starting: ...")
+     * while the broker or the database keep the start waiting. A port that cannot be bound
+     * does not stop settlement: the error is logged and the service runs without it. */
+    mc_metrics_t *metrics = NULL;
+    mc_http_t *http = NULL;
+    if (cfg->metrics_port > 0) {
+        metrics = mc_metrics_new(cfg, def->role, def->schema);
+        http = mc_http_start(cfg->metrics_address, (int)cfg->metrics_port, metrics, err,
+                             sizeof(err));
+        if (http)
+            mc_info("serving /metrics, /livez and /readyz on %s port %d", cfg->metrics_address,
+                    (int)cfg->metrics_port);
+        else
+            mc_error("could not serve metrics and health checks: %s; running without them", err);
     }
-    int rc = mc_service_run(svc, &mc_running);
-    mc_service_destroy(svc);
+    int rc = 1;
+    mc_service_t *svc = mc_service_new(cfg, def, consumed, n_consumed, produced, n_produced,
+                                       metrics, err, sizeof(err));
+    if (svc) {
+        rc = mc_service_run(svc, &mc_running);
+        mc_service_destroy(svc);
+    } else {
+        mc_error("could not start: %s", err);
+    }
+    mc_http_stop(http);
+    mc_metrics_destroy(metrics);
     return rc;
 }

@@ -36,11 +36,23 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *
     return true;
 }
 
+/* librdkafka's own lines (syslog levels) go through mc_log, so that they have the
+ * service's format (one JSON object per line with log.format = json) and fields. */
+static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    mc_log_level_t l = level <= 3 ? MC_LOG_ERROR : level == 4 ? MC_LOG_WARN
+                       : level <= 6                ? MC_LOG_INFO
+                                                   : MC_LOG_DEBUG;
+    mc_log(l, "kafka: %s: %s", fac, buf);
+}
+
 /* Project defaults first, then the user's kafka.* keys, which win. */
 static rd_kafka_conf_t *make_conf(const mc_config_t *cfg, const char *const *defaults,
                                   char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, on_kafka_log);
     for (const char *const *d = defaults; d[0]; d += 2)
         if (!conf_set(conf, d[0], d[1], errstr, errstr_size))
             goto fail;

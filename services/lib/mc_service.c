@@ -15,6 +15,7 @@
 
 #include "mc_db.h"
 #include "mc_log.h"
+#include "mc_metrics.h"
 #include "mc_sign.h"
 
 /* One outbox row waiting to be published after the commit. */
@@ -43,6 +44,9 @@ struct mc_service {
     bool db_lost;      /* the connection broke: reconnect before the next batch */
     bool backlog;      /* some outbox rows are not published yet: retry */
     int64_t next_tick; /* when the service's periodic work runs next (epoch ms) */
+    mc_metrics_t *metrics; /* NULL: nothing counted */
+    int64_t next_health;   /* when the health checks run next (epoch ms) */
+    int64_t next_lag;      /* when the consumer lag is sampled next (epoch ms) */
     /* statements, schema-qualified at start-up */
     char sql_inbox_insert[256];
     char sql_inbox_hash[256];
@@ -50,6 +54,7 @@ struct mc_service {
     char sql_outbox_reemit[400];
     char sql_outbox_published[160];
     char sql_outbox_unpublished[256];
+    char sql_outbox_count[160];
 };
 
 struct mc_msg_ctx {
@@ -232,6 +237,8 @@ static void build_sql(mc_service_t *svc)
              "SELECT id, topic, msg_key, payload, reason, detail, source FROM %s.outbox "
              "WHERE published_at IS NULL ORDER BY id LIMIT 10000",
              s);
+    snprintf(svc->sql_outbox_count, sizeof(svc->sql_outbox_count),
+             "SELECT count(*) FROM %s.outbox WHERE published_at IS NULL", s);
 }
 
 /* Produces every pending row, waits for delivery and marks delivered rows published.
@@ -270,6 +277,7 @@ static bool publish_pending(mc_service_t *svc)
     }
     rd_kafka_flush(svc->producer, 30000);
     if (rd_kafka_outq_len(svc->producer) > 0) {
+        mc_metrics_broker(svc->metrics, false, "outbox messages not delivered within 30 s");
         /* The broker is away. The delivery reports point into svc->pending, which is
          * about to be reused: purge what is left and serve its reports now. The rows
          * stay unpublished and go out later; a copy that did reach the broker is a
@@ -299,7 +307,10 @@ static bool publish_pending(mc_service_t *svc)
     ids[off++] = '{';
     int n_ok = 0;
     for (int i = 0; i < svc->n_pending; i++) {
-        if (svc->pending[i].delivered != 1)
+        bool delivered = svc->pending[i].delivered == 1;
+        mc_metrics_count(svc->metrics, delivered ? MC_C_PRODUCED : MC_C_PRODUCE_FAILED,
+                         svc->pending[i].topic, 1);
+        if (!delivered)
             continue;
         off += (size_t)snprintf(ids + off, cap - off, "%s%" PRId64, n_ok ? "," : "",
                                 svc->pending[i].id);
@@ -346,14 +357,15 @@ static bool publish_backlog(mc_service_t *svc)
 
 mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def,
                              const char *const *topics, int n_topics,
-                             const char *const *extra_topics, int n_extra, char *errstr,
-                             size_t errstr_size)
+                             const char *const *extra_topics, int n_extra,
+                             mc_metrics_t *metrics, char *errstr, size_t errstr_size)
 {
     mc_service_t *svc = calloc(1, sizeof(*svc));
     if (!svc)
         abort();
     svc->cfg = cfg;
     svc->def = def;
+    svc->metrics = metrics;
     mc_bus_topic(cfg, svc->dlq_topic, sizeof(svc->dlq_topic), "dlq");
     build_sql(svc);
 
@@ -361,6 +373,7 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
         goto fail;
     if (!svc->keyring)
         mc_warn("security.keys.file not set: messages are neither signed nor verified");
+    mc_metrics_phase(metrics, MC_PHASE_STARTING, "connecting to the database");
     svc->db = mc_db_connect(cfg->conninfo, errstr, errstr_size);
     if (!svc->db)
         goto fail;
@@ -379,6 +392,7 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
     for (int i = 0; i < n_extra; i++)
         all[n_topics + i] = extra_topics[i];
     all[n_all - 1] = svc->dlq_topic;
+    mc_metrics_phase(metrics, MC_PHASE_STARTING, "creating topics on the broker");
     bool created = mc_bus_ensure_topics(svc->producer, all, n_all, errstr, errstr_size);
     free(all);
     if (!created)
@@ -389,6 +403,7 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
         snprintf(group, sizeof(group), "%s", cfg->group_id);
     else
         snprintf(group, sizeof(group), "%s-%s", cfg->topic_prefix, def->role);
+    mc_metrics_phase(metrics, MC_PHASE_STARTING, "subscribing to the consumed topics");
     svc->consumer = mc_bus_consumer(cfg, group, topics, n_topics, errstr, errstr_size);
     if (!svc->consumer)
         goto fail;
@@ -421,6 +436,7 @@ static mc_err_t apply_one(mc_service_t *svc, mc_msg_ctx_t *ctx)
         return mc_ctx_dead_letter(ctx, r, detail);
     }
     ctx->message_id = env->message_id;
+    mc_log_context_envelope(env->source_region, env->message_id);
 
     mc_err_t err;
     mc_params_t prm;
@@ -465,6 +481,25 @@ out:
     return err;
 }
 
+/* Seconds on the monotonic clock, for latencies. */
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Every line logged while m is handled names its topic, partition, offset and key. */
+static void log_context(const rd_kafka_message_t *m)
+{
+    char key[MC_ID_MAX + 1] = "";
+    if (m->key_len)
+        snprintf(key, sizeof(key), "%.*s", (int)(m->key_len < MC_ID_MAX ? m->key_len : MC_ID_MAX),
+                 (const char *)m->key);
+    mc_log_context_message(m->rkt ? rd_kafka_topic_name(m->rkt) : NULL, m->partition, m->offset,
+                           key);
+}
+
 typedef enum batch_rc {
     BATCH_DONE,  /* committed */
     BATCH_SPLIT, /* a message failed on the fast path: nothing applied, apply it carefully */
@@ -480,10 +515,12 @@ typedef enum batch_rc {
  */
 static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n, bool careful)
 {
+    double t0 = mono_seconds();
     if (!mc_db_do(svc->db, "BEGIN", NULL))
         return BATCH_LOST;
     for (int i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
+        log_context(m);
         if (m->err) {
             if (careful)
                 mc_warn("consumer error on %s: %s", m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
@@ -501,6 +538,7 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
             continue;
         }
         if (!careful) {
+            mc_log_context_clear();
             pending_truncate(svc, 0);
             if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK", NULL))
                 return BATCH_LOST;
@@ -521,10 +559,16 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
         if (!mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
             goto lost;
     }
+    mc_log_context_clear();
+    double c0 = mono_seconds();
     if (!mc_db_do(svc->db, "COMMIT", NULL))
         goto lost;
+    double c1 = mono_seconds();
+    mc_metrics_observe(svc->metrics, MC_H_COMMIT_SECONDS, c1 - c0);
+    mc_metrics_observe(svc->metrics, MC_H_BATCH_SECONDS, c1 - t0);
     return BATCH_DONE;
 lost:
+    mc_log_context_clear();
     pending_truncate(svc, 0);
     if (!mc_db_broken(svc->db) && !mc_db_do(svc->db, "ROLLBACK", NULL))
         mc_error("could not roll back the batch");
@@ -535,13 +579,17 @@ lost:
 static bool reconnect(mc_service_t *svc, volatile sig_atomic_t *running)
 {
     int delay_ms = 100;
+    mc_metrics_database(svc->metrics, false);
     for (int attempt = 1; *running; attempt++) {
+        mc_metrics_heartbeat(svc->metrics); /* waiting for the database is not being stuck */
         mc_db_forget(svc->db);
         PQreset(svc->db);
         if (PQstatus(svc->db) == CONNECTION_OK) {
             PQclear(PQexec(svc->db, "SET client_min_messages = warning"));
             mc_info("database connection restored after %d attempts", attempt);
             svc->db_lost = false;
+            mc_metrics_count(svc->metrics, MC_C_DB_RECONNECTS, NULL, 1);
+            mc_metrics_database(svc->metrics, true);
             return true;
         }
         if (attempt == 1 || attempt % 20 == 0)
@@ -598,6 +646,97 @@ static void run_tick(mc_service_t *svc)
         svc->backlog = true;
 }
 
+/* Sets the lag of each assigned partition: the high watermark (cached from the last
+ * fetch) less the group's committed offset (one round trip to the coordinator). */
+static void sample_lag(mc_service_t *svc, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t err = rd_kafka_committed(svc->consumer, parts, 1000);
+    if (err) {
+        mc_debug("could not read the committed offsets: %s", rd_kafka_err2str(err));
+        return;
+    }
+    mc_lag_t *lags = calloc((size_t)parts->cnt, sizeof(*lags));
+    if (!lags)
+        abort();
+    int n = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t lo, hi;
+        if (p->err || rd_kafka_get_watermark_offsets(svc->consumer, p->topic, p->partition, &lo,
+                                                     &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0)
+            continue; /* not fetched yet: no figure rather than a wrong one */
+        /* nothing committed yet: the group starts at the beginning (auto.offset.reset) */
+        int64_t from = p->offset >= 0 ? p->offset : lo >= 0 ? lo : hi;
+        lags[n++] = (mc_lag_t){.topic = p->topic, .partition = p->partition,
+                               .lag = hi > from ? hi - from : 0};
+    }
+    mc_metrics_lags(svc->metrics, lags, n);
+    free(lags);
+}
+
+/*
+ * The checks behind /readyz, about once a second: the outbox backlog, counted on the
+ * loop's own connection (which also notices a lost database while no message arrives);
+ * a metadata round trip to the broker; the partitions assigned to the consumer; and
+ * every 5 s the lag of each partition.
+ */
+static void check_health(mc_service_t *svc)
+{
+    int64_t now = mc_now_ms();
+    if (!svc->metrics || now < svc->next_health)
+        return;
+    svc->next_health = now + 1000;
+
+    PGresult *res = PQexec(svc->db, svc->sql_outbox_count);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        mc_metrics_outbox(svc->metrics, mc_db_int(res, 0, 0));
+    } else if (mc_db_broken(svc->db)) {
+        mc_warn("database connection lost; reconnecting");
+        svc->db_lost = true;
+        mc_metrics_database(svc->metrics, false);
+    } else {
+        mc_warn("could not count the unpublished outbox rows: %s", PQresultErrorMessage(res));
+    }
+    PQclear(res);
+
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(svc->producer, 0, NULL, &md, 1000);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    mc_metrics_broker(svc->metrics, err == RD_KAFKA_RESP_ERR_NO_ERROR, rd_kafka_err2str(err));
+
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(svc->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    mc_metrics_assigned(svc->metrics, parts->cnt);
+    if (parts->cnt == 0) {
+        mc_metrics_lags(svc->metrics, NULL, 0);
+    } else if (err == RD_KAFKA_RESP_ERR_NO_ERROR && now >= svc->next_lag) {
+        svc->next_lag = now + 5000;
+        sample_lag(svc, parts);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Counts what a committed batch consumed and dead-lettered (before it is published). */
+static void count_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n)
+{
+    if (!svc->metrics)
+        return;
+    int consumed = 0;
+    for (int i = 0; i < n; i++) {
+        if (msgs[i]->err || !msgs[i]->rkt)
+            continue;
+        mc_metrics_count(svc->metrics, MC_C_CONSUMED, rd_kafka_topic_name(msgs[i]->rkt), 1);
+        consumed++;
+    }
+    mc_metrics_observe(svc->metrics, MC_H_BATCH_MESSAGES, consumed);
+    for (int i = 0; i < svc->n_pending; i++)
+        if (svc->pending[i].reason[0])
+            mc_metrics_count(svc->metrics, MC_C_DEAD_LETTERS, svc->pending[i].reason, 1);
+}
+
 int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
 {
     int max = (int)svc->cfg->batch_max;
@@ -605,11 +744,16 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
     if (!msgs)
         abort();
     svc->backlog = true; /* rows a crash left unpublished go out first */
+    mc_metrics_phase(svc->metrics, MC_PHASE_RUNNING, NULL);
     mc_info("running");
 
     while (*running) {
+        mc_metrics_heartbeat(svc->metrics);
         if (svc->db_lost && !reconnect(svc, running))
             break;
+        check_health(svc);
+        if (svc->db_lost)
+            continue;
         if (svc->backlog && publish_backlog(svc))
             svc->backlog = false;
         if (svc->def->tick && mc_now_ms() >= svc->next_tick) {
@@ -634,9 +778,15 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
         }
 
         batch_rc_t rc = apply_batch(svc, msgs, n, false);
-        if (rc == BATCH_SPLIT)
+        const char *outcome = "fast";
+        if (rc == BATCH_SPLIT) {
             rc = apply_batch(svc, msgs, n, true);
+            outcome = "split";
+        }
         bool applied = rc == BATCH_DONE;
+        mc_metrics_count(svc->metrics, MC_C_BATCHES, applied ? outcome : "lost", 1);
+        if (applied)
+            count_batch(svc, msgs, n);
         if (!applied) {
             /* Nothing of the batch committed and no offset moved: consume it again
              * once the database answers. */
@@ -658,6 +808,7 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
             mc_warn("could not commit offsets: %s", rd_kafka_err2str(err));
     }
     free(msgs);
+    mc_metrics_phase(svc->metrics, MC_PHASE_STOPPING, NULL);
     mc_info("stopping");
     return 0;
 }

@@ -20,6 +20,7 @@
 
 #include "mc_bus.h"
 #include "mc_config.h"
+#include "mc_metrics.h"
 #include "mc_reason.h"
 
 typedef enum mc_err {
@@ -54,17 +55,21 @@ typedef struct mc_service_def {
 
 /*
  * Connects to the database and the broker, creates the topics and subscribes. topics are
- * the topics consumed; extra_topics are produced to and created too. Returns NULL and
- * fills errstr on failure. cfg and def must outlive the service.
+ * the topics consumed; extra_topics are produced to and created too. metrics (NULL: none)
+ * gets the start-up phases, then what the loop counts and its health checks; it is
+ * borrowed and must outlive the service. Returns NULL and fills errstr on failure. cfg
+ * and def must outlive the service.
  */
 mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def,
                              const char *const *topics, int n_topics,
-                             const char *const *extra_topics, int n_extra, char *errstr,
-                             size_t errstr_size);
+                             const char *const *extra_topics, int n_extra,
+                             mc_metrics_t *metrics, char *errstr, size_t errstr_size);
 
 /*
  * Runs until *running becomes 0; a lost database is reconnected and the batch it broke
- * consumed again, a lost broker is waited for. Returns 0.
+ * consumed again, a lost broker is waited for. With metrics, about once a second it also
+ * counts the unpublished outbox rows, asks the broker for metadata and reads the
+ * partition assignment (and every 5 s the lag) for /readyz and /metrics. Returns 0.
  */
 int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running);
 

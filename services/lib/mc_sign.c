@@ -80,8 +80,9 @@ mc_keyring_t *mc_keyring_load(const char *path, char *errstr, size_t errstr_size
             }
             k->bytes[i] = (uint8_t)(hi << 4 | lo);
         }
-        snprintf(k->region, sizeof(k->region), "%s", region);
-        snprintf(k->id, sizeof(k->id), "%s", id);
+        /* lengths were checked above */
+        snprintf(k->region, sizeof(k->region), "%.6s", region);
+        snprintf(k->id, sizeof(k->id), "%.31s", id);
         kr->n++;
     }
     OPENSSL_cleanse(line, sizeof(line));
