@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Least-privilege database roles: the finance role reads the finance views and nothing
+# else, and can change nothing; a service's role reaches only its own schema and cannot
+# delete or rewrite ledger entries.
+source "$(dirname "$0")/lib.sh"
+as() { # as ROLE SQL: 0 when the statement succeeds
+  psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=$1 }" -XAtq -v ON_ERROR_STOP=1 \
+    -c "BEGIN" -c "$2" -c "ROLLBACK" >/dev/null 2>&1 && echo 0 || echo 1
+}
+for view in clearing.trial_balance clearing.statement_parties clearing.usage \
+  clearing.window_statements treating.trial_balance insuring.trial_balance; do
+  check "finance reads $view" 0 "$(as medclear_finance "SELECT count(*) FROM $view")"
+done
+check "finance cannot read claims" 1 "$(as medclear_finance "SELECT count(*) FROM clearing.claims")"
+check "finance cannot read persons" 1 "$(as medclear_finance "SELECT count(*) FROM insuring.persons")"
+check "finance cannot insert" 1 "$(as medclear_finance "INSERT INTO clearing.accounts VALUES ('x', 'ASSET')")"
+check "finance cannot update" 1 "$(as medclear_finance "UPDATE clearing.pairs SET quota_fen = 0")"
+check "finance cannot delete" 1 "$(as medclear_finance "DELETE FROM clearing.alerts")"
+
+check "treating role reads its schema" 0 "$(as medclear_treating "SELECT count(*) FROM treating.claims")"
+check "treating role writes its schema" 0 "$(as medclear_treating "INSERT INTO treating.regions VALUES ('990000', 'Test')")"
+check "treating role cannot read the insuring schema" 1 "$(as medclear_treating "SELECT count(*) FROM insuring.persons")"
+check "treating role cannot read the centre's schema" 1 "$(as medclear_treating "SELECT count(*) FROM clearing.claims")"
+check "treating role cannot delete" 1 "$(as medclear_treating "DELETE FROM treating.inbox")"
+check "treating role cannot update its ledger" 1 "$(as medclear_treating "UPDATE treating.journal SET memo = memo")"
+check "insuring role cannot read the treating schema" 1 "$(as medclear_insuring "SELECT count(*) FROM treating.claims")"
+check "insuring role updates accumulators" 0 "$(as medclear_insuring "UPDATE insuring.accumulators SET year = year WHERE false")"
+check "clearing role cannot delete postings" 1 "$(as medclear_clearing "DELETE FROM clearing.postings")"
+check "clearing role posts balanced entries" 0 "$(as medclear_clearing "SELECT clearing.post_pair('test', NULL, 'test', NULL, '310000', '320000', 1)")"
+finish
