@@ -41,6 +41,9 @@ static const param_t params[] = {
         "usage that raises the red alert and an emergency top-up request"),
     STR("db.conninfo", conninfo, "host=127.0.0.1 port=15432 user=medclear dbname=medclear",
         "libpq connection string of this process's database"),
+    STR("db.user", db_user, "",
+        "database role to connect as, whatever db.conninfo says (a service's own role, "
+        "e.g. medclear_treating); empty: the conninfo's user"),
     STR("topic.prefix", topic_prefix, "mc", "prefix of every topic name"),
     STR("group.id", group_id, "",
         "consumer group of the role (default: <topic.prefix>-<role>, so networks sharing "

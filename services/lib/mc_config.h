@@ -25,6 +25,7 @@ typedef struct mc_config {
     int64_t quota_yellow_bp; /* clearing.alert.yellow.bp */
     int64_t quota_red_bp;    /* clearing.alert.red.bp */
     char conninfo[512];      /* db.conninfo */
+    char db_user[64];        /* db.user: overrides the conninfo's user */
     char topic_prefix[64];   /* topic.prefix */
     char group_id[128];      /* group.id: consumer group of this role */
     int64_t batch_max;       /* batch.max.messages */

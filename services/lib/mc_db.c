@@ -40,7 +40,16 @@ void mc_p_bytes(mc_params_t *p, const void *data, size_t len)
 
 PGconn *mc_db_connect(const char *conninfo, char *errstr, size_t errstr_size)
 {
-    PGconn *db = PQconnectdb(conninfo);
+    return mc_db_connect_as(conninfo, NULL, errstr, errstr_size);
+}
+
+PGconn *mc_db_connect_as(const char *conninfo, const char *user, char *errstr,
+                         size_t errstr_size)
+{
+    /* The user after the expanded conninfo wins over one the conninfo names. */
+    const char *keys[] = {"dbname", user && *user ? "user" : NULL, NULL};
+    const char *vals[] = {conninfo, user, NULL};
+    PGconn *db = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(db) != CONNECTION_OK) {
         snprintf(errstr, errstr_size, "could not connect to database: %s",
                  PQerrorMessage(db));

@@ -39,6 +39,10 @@ void mc_p_bytes(mc_params_t *p, const void *data, size_t len);
  */
 PGconn *mc_db_connect(const char *conninfo, char *errstr, size_t errstr_size);
 
+/* Connects as user (NULL or "": the conninfo's own user), whatever the conninfo says. */
+PGconn *mc_db_connect_as(const char *conninfo, const char *user, char *errstr,
+                         size_t errstr_size);
+
 /*
  * Runs sql with params (NULL: none); statements with parameters are prepared on first
  * use and reused after. Returns the result when its status is

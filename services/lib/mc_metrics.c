@@ -504,8 +504,10 @@ static bool scrape_connect(mc_metrics_t *m)
          * them wins. A scrape never waits long for a database that is away. */
         char app[64];
         snprintf(app, sizeof(app), "medclear-%s-metrics", m->role);
-        const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-        const char *vals[] = {"3", app, m->cfg->conninfo, NULL};
+        const char *user = m->cfg->db_user[0] ? m->cfg->db_user : NULL;
+        const char *keys[] = {"connect_timeout", "application_name", "dbname",
+                              user ? "user" : NULL, NULL};
+        const char *vals[] = {"3", app, m->cfg->conninfo, user, NULL};
         m->db = PQconnectdbParams(keys, vals, 1);
     }
     if (PQstatus(m->db) != CONNECTION_OK)

@@ -374,7 +374,7 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
     if (!svc->keyring)
         mc_warn("security.keys.file not set: messages are neither signed nor verified");
     mc_metrics_phase(metrics, MC_PHASE_STARTING, "connecting to the database");
-    svc->db = mc_db_connect(cfg->conninfo, errstr, errstr_size);
+    svc->db = mc_db_connect_as(cfg->conninfo, cfg->db_user, errstr, errstr_size);
     if (!svc->db)
         goto fail;
     svc->producer = mc_bus_producer(cfg, errstr, errstr_size);
