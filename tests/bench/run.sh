@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+#
+# tests/bench/run.sh - medclear's benchmark (figures, never pass/fail). Starts the local
+# network (deploy/infra.sh, a fresh database and topic prefix, the three services) and
+# runs the standard scenarios with `medclear load`:
+#
+#   1. MC_BENCH_COUNT requests (default 1,000,000) as fast as the services take them;
+#   2. fixed offered rates of 1,000/s and 3,000/s for MC_BENCH_RATE_SECONDS (default 60)
+#      each, for latency;
+#   3. closing and issuing the clearing window that holds every claim of 1 and 2;
+#   4. the ceiling: the raw produce and consume rate of messages of the same size through
+#      the same broker with the same client library (kcat uses librdkafka),
+#
+# then prints one table with the durability settings in force (Kafka acks=all,
+# PostgreSQL fsync and synchronous_commit) and the machine's core count, and medclear's
+# throughput as a fraction of the ceiling. MC_BENCH_COUNT=20000 MC_BENCH_RATE_SECONDS=10
+# gives a quick run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+cd "$ROOT"
+COUNT=${MC_BENCH_COUNT:-1000000}
+RATE_SECONDS=${MC_BENCH_RATE_SECONDS:-60}
+BUILD="${MC_BUILD_DIR:-$ROOT/build}"
+[[ $COUNT =~ ^[0-9]+$ && $RATE_SECONDS =~ ^[0-9]+$ ]] || { echo "bench: counts must be numbers" >&2; exit 2; }
+
+deploy/infra.sh install >/dev/null
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" >/dev/null
+deploy/infra.sh start >/dev/null
+eval "$(deploy/infra.sh env)"
+
+export MEDCLEAR_DB_CONNINFO="${MC_DB_CONNINFO/dbname=medclear/dbname=medclear_bench}"
+export MEDCLEAR_KAFKA_BOOTSTRAP_SERVERS="$MC_KAFKA_BROKERS"
+export MEDCLEAR_TOPIC_PREFIX="bench$(date +%s)"
+export MEDCLEAR_TREATING_CLAIM_TIMEOUT_MS=600000 # a benchmark measures, it does not time out
+export MEDCLEAR_METRICS_PORT=0
+export MC_RUN_DIR="$MC_STATE_DIR/bench"
+export MC_BUILD_DIR="$BUILD"
+medclear() { "$BUILD/services/tool/medclear" -c deploy/config/medclear.conf "$@"; }
+psql "$MC_DB_CONNINFO" -XAtq -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS medclear_bench WITH (FORCE)" -c "CREATE DATABASE medclear_bench"
+medclear db migrate >/dev/null
+medclear data load deploy/sample >/dev/null
+deploy/network.sh start >/dev/null
+trap 'deploy/network.sh stop >/dev/null' EXIT
+out="$MC_RUN_DIR/results"
+mkdir -p "$out"
+
+echo "bench: $COUNT requests as fast as possible"
+medclear load --count "$COUNT" --timeout-ms 3600000 --json --quiet >"$out/max.json" || true
+for rate in 1000 3000; do
+  echo "bench: ${rate}/s offered for ${RATE_SECONDS} s"
+  medclear load --count $((rate * RATE_SECONDS)) --rate "$rate" --timeout-ms 3600000 --json --quiet \
+    >"$out/rate$rate.json" || true
+done
+
+echo "bench: closing and issuing the window"
+claims=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT count(*) FROM clearing.claims WHERE window_id = (SELECT window_id FROM clearing.windows WHERE status = 'OPEN')")
+t0=$(date +%s%N)
+medclear window close >/dev/null
+window=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT window_id FROM clearing.windows WHERE status = 'CLOSED' ORDER BY period_start DESC LIMIT 1")
+medclear window issue "$window" >/dev/null
+close_ms=$((($(date +%s%N) - t0) / 1000000))
+
+echo "bench: the ceiling (raw produce and consume through the same broker)"
+size=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT coalesce(avg(length(payload))::int, 1000) FROM treating.outbox WHERE topic LIKE '%.claims'")
+n=$((COUNT < 200000 ? COUNT : 200000))
+topic="$MEDCLEAR_TOPIC_PREFIX.ceiling"
+python3 -c "import sys; sys.stdout.write(('x' * ($size - 1) + '\n') * $n)" >"$out/ceiling.txt"
+t0=$(date +%s%N)
+kcat -P -b "$MC_KAFKA_BROKERS" -t "$topic" -X acks=all -X enable.idempotence=true -X linger.ms=5 <"$out/ceiling.txt"
+produce_ms=$((($(date +%s%N) - t0) / 1000000))
+t0=$(date +%s%N)
+kcat -C -b "$MC_KAFKA_BROKERS" -t "$topic" -o beginning -e -q -f '\n' | wc -l >/dev/null
+consume_ms=$((($(date +%s%N) - t0) / 1000000))
+rm -f "$out/ceiling.txt"
+
+field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=d
+for k in sys.argv[2].split("."): v=(v or {}).get(k)
+print("-" if v is None else v)' "$1" "$2"; }
+fsync=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SHOW fsync")
+sync=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SHOW synchronous_commit")
+produce_rate=$((n * 1000 / (produce_ms > 0 ? produce_ms : 1)))
+consume_rate=$((n * 1000 / (consume_ms > 0 ? consume_ms : 1)))
+max_rate=$(field "$out/max.json" throughput_per_s)
+printf '\nmedclear benchmark: %s cores, Kafka acks=all (idempotent), PostgreSQL fsync=%s synchronous_commit=%s\n' "$(nproc)" "$fsync" "$sync"
+printf '%-34s %12s %10s %10s %10s %10s %10s\n' scenario "replies/s" p50_ms p90_ms p99_ms p999_ms max_ms
+for s in max rate1000 rate3000; do
+  f="$out/$s.json"
+  printf '%-34s %12s %10s %10s %10s %10s %10s\n' "$s ($(field "$f" sent) sent, $(field "$f" answered) answered)" \
+    "$(field "$f" throughput_per_s)" "$(field "$f" latency_ms.p50)" "$(field "$f" latency_ms.p90)" \
+    "$(field "$f" latency_ms.p99)" "$(field "$f" latency_ms.p999)" "$(field "$f" latency_ms.max)"
+done
+printf 'window close + issue of %s claims: %s ms\n' "$claims" "$close_ms"
+printf 'ceiling (%s messages of %s bytes): produce %s/s, consume %s/s; medclear at %s of the produce rate\n' \
+  "$n" "$size" "$produce_rate" "$consume_rate" \
+  "$(python3 -c "print(f'{float(\"$max_rate\") / $produce_rate:.2%}')" 2>/dev/null || echo '-')"
+for role in treating insuring clearing; do
+  pid=$(cat "$MC_RUN_DIR/$role.pid" 2>/dev/null || true)
+  [[ -n $pid ]] && printf '%s resident memory after the run: %s kB\n' "$role" "$(awk '/VmHWM/ {print $2}' /proc/"$pid"/status)"
+done
