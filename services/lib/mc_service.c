@@ -601,31 +601,6 @@ static bool reconnect(mc_service_t *svc, volatile sig_atomic_t *running)
     return false;
 }
 
-/* Moves each partition of a batch that was not applied back to its first message, so
- * the batch is consumed again once the database is back. */
-static void rewind_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n)
-{
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
-    for (int i = 0; i < n; i++) {
-        rd_kafka_message_t *m = msgs[i];
-        if (m->err || !m->rkt)
-            continue;
-        rd_kafka_topic_partition_t *tp =
-            rd_kafka_topic_partition_list_find(list, rd_kafka_topic_name(m->rkt), m->partition);
-        if (!tp)
-            rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(m->rkt), m->partition)
-                ->offset = m->offset;
-        else if (m->offset < tp->offset)
-            tp->offset = m->offset;
-    }
-    rd_kafka_error_t *error = rd_kafka_seek_partitions(svc->consumer, list, 10000);
-    if (error) {
-        mc_error("could not rewind the batch: %s", rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-}
-
 /* Runs the service's periodic work (timeouts) in a transaction of its own. */
 static void run_tick(mc_service_t *svc)
 {
@@ -777,27 +752,33 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
             msgs[n++] = m;
         }
 
-        batch_rc_t rc = apply_batch(svc, msgs, n, false);
+        /* A batch the database lost is applied again, from the messages still in hand,
+         * once the database is back: nothing of it committed and no offset moved. (Seeking
+         * the consumer back instead proved unreliable: a later commit could skip it.) */
+        batch_rc_t rc;
         const char *outcome = "fast";
-        if (rc == BATCH_SPLIT) {
-            rc = apply_batch(svc, msgs, n, true);
-            outcome = "split";
-        }
-        bool applied = rc == BATCH_DONE;
-        mc_metrics_count(svc->metrics, MC_C_BATCHES, applied ? outcome : "lost", 1);
-        if (applied)
-            count_batch(svc, msgs, n);
-        if (!applied) {
-            /* Nothing of the batch committed and no offset moved: consume it again
-             * once the database answers. */
-            mc_error("database lost during a batch of %d messages; rewinding", n);
-            rewind_batch(svc, msgs, n);
+        for (;;) {
+            rc = apply_batch(svc, msgs, n, false);
+            if (rc == BATCH_SPLIT) {
+                rc = apply_batch(svc, msgs, n, true);
+                outcome = "split";
+            }
+            mc_metrics_count(svc->metrics, MC_C_BATCHES, rc == BATCH_DONE ? outcome : "lost", 1);
+            if (rc != BATCH_LOST)
+                break;
+            mc_error("database lost during a batch of %d messages; applying it again when it "
+                     "is back",
+                     n);
             svc->db_lost = true;
+            if (!reconnect(svc, running))
+                break; /* stopping: the batch is redelivered to the next instance */
         }
+        if (rc == BATCH_DONE)
+            count_batch(svc, msgs, n);
         for (int i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
-        if (!applied)
-            continue;
+        if (rc == BATCH_LOST)
+            break;
         mc_debug("committed a batch of %d messages", n);
         if (!publish_pending(svc)) {
             mc_warn("outbox not fully published; will retry");
