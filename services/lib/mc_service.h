@@ -26,7 +26,6 @@
 typedef enum mc_err {
     MC_ERR_OK = 0,
     MC_ERR_DB,      /* a statement failed; the message is rolled back */
-    MC_ERR_REJECT,  /* the message was dead-lettered by the handler; nothing applied */
 } mc_err_t;
 
 typedef struct mc_service mc_service_t;

@@ -16,6 +16,7 @@
 
 #include "mc_bus.h"
 #include "tool.h"
+#include "tool_bus.h"
 
 static void header(const rd_kafka_message_t *m, const char *name, char *out, size_t size)
 {
@@ -26,21 +27,6 @@ static void header(const rd_kafka_message_t *m, const char *name, char *out, siz
     if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         rd_kafka_header_get_last(h, name, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR && v)
         snprintf(out, size, "%.*s", (int)len, (const char *)v);
-}
-
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
 }
 
 typedef struct filter {
@@ -168,13 +154,13 @@ static int list(const mc_config_t *cfg, bool json, const filter_t *filter, rd_ka
             } else if (json) {
                 printf("{\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"reason\":", m->partition,
                        m->offset);
-                json_str(reason);
+                tool_bus_json_str(stdout, reason);
                 printf(",\"detail\":");
-                json_str(detail);
+                tool_bus_json_str(stdout, detail);
                 printf(",\"source\":");
-                json_str(source);
+                tool_bus_json_str(stdout, source);
                 printf(",\"service\":");
-                json_str(service);
+                tool_bus_json_str(stdout, service);
                 printf(",\"bytes\":%zu}\n", m->len);
             } else {
                 printf("%-4" PRId32 " %-10" PRId64 " %-22s %-10s %-28s %s\n", m->partition, m->offset,
