@@ -132,24 +132,13 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     return mc_ctx_forward(ctx, topic, c->claim_id);
 }
 
-/* Publishes a clearing event (alerts, top-up requests) on mc.clearing.events. */
-static mc_err_t emit_event(mc_msg_ctx_t *ctx, const char *type, const char *party,
-                           const char *counterparty, int64_t amount_fen, int32_t ratio_bp,
-                           const char *detail, int64_t used, int64_t quota)
+/* Publishes a clearing event (alerts, top-up requests, overdue items) on
+ * mc.clearing.events, through the outbox of the current transaction. */
+static mc_err_t publish_event(mc_msg_ctx_t *ctx, const char *type, const char *party,
+                              const char *counterparty, int64_t amount_fen, int32_t ratio_bp,
+                              const char *detail)
 {
     const mc_config_t *cfg = mc_ctx_config(ctx);
-    mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, party);
-    mc_p_str(&p, counterparty);
-    mc_p_str(&p, type);
-    mc_p_int(&p, used);
-    mc_p_int(&p, quota);
-    if (!mc_db_do(mc_ctx_db(ctx),
-                  "INSERT INTO clearing.alerts (insuring_party, treating_party, event_type, "
-                  "used_fen, quota_fen) VALUES ($1, $2, $3, $4, $5)",
-                  &p))
-        return MC_ERR_DB;
     Medclear__ClearingEvent ev;
     medclear__clearing_event__init(&ev);
     ev.event_type = (char *)type;
@@ -165,6 +154,26 @@ static mc_err_t emit_event(mc_msg_ctx_t *ctx, const char *type, const char *part
     out.body_case = MEDCLEAR__ENVELOPE__BODY_EVENT;
     out.event = &ev;
     return mc_ctx_emit(ctx, topic, party, &out);
+}
+
+/* Records a quota alert of a pair and publishes it. */
+static mc_err_t emit_alert(mc_msg_ctx_t *ctx, const char *type, const char *insuring,
+                           const char *treating, int64_t amount_fen, int32_t ratio_bp,
+                           const char *detail, int64_t used, int64_t quota)
+{
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, insuring);
+    mc_p_str(&p, treating);
+    mc_p_str(&p, type);
+    mc_p_int(&p, used);
+    mc_p_int(&p, quota);
+    if (!mc_db_do(mc_ctx_db(ctx),
+                  "INSERT INTO clearing.alerts (insuring_party, treating_party, event_type, "
+                  "used_fen, quota_fen) VALUES ($1, $2, $3, $4, $5)",
+                  &p))
+        return MC_ERR_DB;
+    return publish_event(ctx, type, insuring, treating, amount_fen, ratio_bp, detail);
 }
 
 /*
@@ -231,14 +240,14 @@ static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const cha
     snprintf(detail, sizeof(detail), "usage %" PRId64 " of quota %" PRId64 " fen", used, quota);
     if (err == MC_ERR_OK && rank_now > rank_was && rank_now >= 1 && rank_was < 1) {
         mc_warn("quota of %s with %s: yellow alert, %s", insuring, treating, detail);
-        err = emit_event(ctx, "QUOTA_YELLOW", insuring, treating, used, ratio, detail, used, quota);
+        err = emit_alert(ctx, "QUOTA_YELLOW", insuring, treating, used, ratio, detail, used, quota);
     }
     if (err == MC_ERR_OK && rank_now == 2 && rank_was < 2) {
         mc_warn("quota of %s with %s: red alert, %s; emergency top-up requested", insuring,
                 treating, detail);
-        err = emit_event(ctx, "QUOTA_RED", insuring, treating, used, ratio, detail, used, quota);
+        err = emit_alert(ctx, "QUOTA_RED", insuring, treating, used, ratio, detail, used, quota);
         if (err == MC_ERR_OK)
-            err = emit_event(ctx, "TOPUP_REQUEST", insuring, treating,
+            err = emit_alert(ctx, "TOPUP_REQUEST", insuring, treating,
                              used > quota ? used - quota : quota / 10, ratio, detail, used, quota);
     }
     PQclear(res);
@@ -329,6 +338,36 @@ mc_err_t clearing_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void 
     return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "the centre accepts claims and results only");
 }
 
+/*
+ * Flags the confirmations and transfers that became overdue since the last tick, each
+ * once, and announces them: OVERDUE_CONFIRMATION to the party that has not confirmed,
+ * OVERDUE_PAYMENT to the insuring party of an unpaid line (bilateral) and
+ * OVERDUE_NET_TRANSFER to a party whose net transfer is missing (multilateral).
+ */
+static mc_err_t flag_overdue(mc_msg_ctx_t *ctx)
+{
+    PGresult *res = mc_db_run(mc_ctx_db(ctx),
+                              "SELECT window_id, item, party, counterparty, amount_fen, "
+                              "to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                              "FROM clearing.flag_overdue() ORDER BY 1, 2, 3, 4",
+                              NULL);
+    if (!res)
+        return MC_ERR_DB;
+    mc_err_t err = MC_ERR_OK;
+    for (int i = 0; i < PQntuples(res) && err == MC_ERR_OK; i++) {
+        const char *w = PQgetvalue(res, i, 0), *item = PQgetvalue(res, i, 1);
+        const char *party = PQgetvalue(res, i, 2), *counterparty = PQgetvalue(res, i, 3);
+        char type[48], detail[160];
+        snprintf(type, sizeof(type), "OVERDUE_%s", item);
+        snprintf(detail, sizeof(detail), "window %s: %s due %s", w, item, PQgetvalue(res, i, 5));
+        mc_warn("%s of %s%s%s overdue in window %s", item, party, counterparty[0] ? " to " : "",
+                counterparty, w);
+        err = publish_event(ctx, type, party, counterparty, mc_db_int(res, i, 4), 0, detail);
+    }
+    PQclear(res);
+    return err;
+}
+
 mc_err_t clearing_tick(mc_msg_ctx_t *ctx, void *opaque)
 {
     (void)opaque;
@@ -341,5 +380,5 @@ mc_err_t clearing_tick(mc_msg_ctx_t *ctx, void *opaque)
     if (!PQgetisnull(res, 0, 0))
         mc_info("clearing window %s closed on schedule", PQgetvalue(res, 0, 0));
     PQclear(res);
-    return MC_ERR_OK;
+    return flag_overdue(ctx);
 }

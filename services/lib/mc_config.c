@@ -19,17 +19,20 @@ typedef struct param {
     const char *dflt;
     int64_t min, max; /* P_INT bounds */
     size_t offset;
-    size_t size; /* P_STR buffer size */
+    size_t size;         /* P_STR buffer size */
+    const char *choices; /* P_STR: the values allowed, "a|b|c"; NULL: any */
     const char *help;
 } param_t;
 
-#define STR(k, field, d, h) {k, P_STR, d, 0, 0, offsetof(mc_config_t, field), sizeof(((mc_config_t *)0)->field), h}
-#define INT(k, field, d, lo, hi, h) {k, P_INT, d, lo, hi, offsetof(mc_config_t, field), 0, h}
+#define ONEOF(k, field, d, choices, h)                                                         \
+    {k, P_STR, d, 0, 0, offsetof(mc_config_t, field), sizeof(((mc_config_t *)0)->field), choices, h}
+#define STR(k, field, d, h) ONEOF(k, field, d, NULL, h)
+#define INT(k, field, d, lo, hi, h) {k, P_INT, d, lo, hi, offsetof(mc_config_t, field), 0, NULL, h}
 
 static const param_t params[] = {
-    {"service.regions", P_REGIONS, "", 0, 0, 0, 0,
+    {"service.regions", P_REGIONS, "", 0, 0, 0, 0, NULL,
      "comma-separated 6-digit region codes this process serves"},
-    STR("clearing.scope", scope, "national",
+    ONEOF("clearing.scope", scope, "national", "national|provincial",
         "clearing centre scope: national (between provinces) or provincial (between cities)"),
     STR("clearing.centre", centre, "000000",
         "region code the clearing centre uses as source of the messages it originates"),
@@ -39,6 +42,17 @@ static const param_t params[] = {
         "usage of a prepayment quota (basis points) that raises the yellow alert"),
     INT("clearing.alert.red.bp", quota_red_bp, "9000", 1, 10000,
         "usage that raises the red alert and an emergency top-up request"),
+    ONEOF("clearing.settlement", settlement, "bilateral", "bilateral|multilateral",
+          "how issued statements are settled: bilateral (gross transfer per pair, the "
+          "centre holds no money) or multilateral (one net transfer per party via the centre)"),
+    STR("clearing.confirm.due", confirm_due, "5 working days",
+        "time each party has to confirm an issued statement: \"N working days\" (Monday to "
+        "Friday less clearing.holidays, China Standard Time) or an interval (\"30 seconds\")"),
+    STR("clearing.pay.due", pay_due, "10 working days",
+        "time from issue until every transfer of a statement is due, as clearing.confirm.due"),
+    INT("ledger.snapshot.entries", snapshot_entries, "100000", 0, 1000000000,
+        "a service snapshots its ledger's balances once this many journal entries were posted "
+        "since the last snapshot (0: never by itself)"),
     STR("db.conninfo", conninfo, "host=127.0.0.1 port=15432 user=medclear dbname=medclear",
         "libpq connection string of this process's database"),
     STR("db.user", db_user, "",
@@ -59,8 +73,8 @@ static const param_t params[] = {
     INT("treating.claim.timeout.ms", claim_timeout_ms, "30000", 100, 86400000,
         "a claim without result after this long is answered TIMED_OUT; its late result "
         "is undone"),
-    STR("log.level", log_level, "info", "lowest level logged: debug, info, warn, error"),
-    STR("log.format", log_format, "logfmt",
+    ONEOF("log.level", log_level, "info", "debug|info|warn|error", "lowest level logged: debug, info, warn, error"),
+    ONEOF("log.format", log_format, "logfmt", "logfmt|json",
         "log line format on stderr: logfmt (key=value) or json (one object per line)"),
     STR("metrics.address", metrics_address, "127.0.0.1",
         "address the HTTP endpoint (/metrics, /livez, /readyz) listens on; 0.0.0.0 or :: "
@@ -90,6 +104,20 @@ static const param_t *find_param(const char *key)
         if (strcmp(params[i].key, key) == 0)
             return &params[i];
     return NULL;
+}
+
+/* True if value is one of the '|'-separated words of choices. */
+static bool one_of(const char *value, const char *choices)
+{
+    size_t n = strlen(value);
+    for (const char *c = choices; *c;) {
+        const char *end = strchr(c, '|');
+        size_t len = end ? (size_t)(end - c) : strlen(c);
+        if (len == n && strncmp(c, value, n) == 0)
+            return true;
+        c += len + (end != NULL);
+    }
+    return false;
 }
 
 static bool valid_region(const char *s)
@@ -171,6 +199,10 @@ bool mc_config_set(mc_config_t *cfg, const char *key, const char *value, char *e
         if (strlen(value) >= p->size) {
             snprintf(errstr, errstr_size, "%s: value longer than %zu characters", key,
                      p->size - 1);
+            return false;
+        }
+        if (p->choices && !one_of(value, p->choices)) {
+            snprintf(errstr, errstr_size, "%s: \"%s\" is not one of %s", key, value, p->choices);
             return false;
         }
         strcpy(field, value);

@@ -24,6 +24,10 @@ typedef struct mc_config {
     char window_period[32];  /* clearing.window.period: PostgreSQL interval, "1 month" */
     int64_t quota_yellow_bp; /* clearing.alert.yellow.bp */
     int64_t quota_red_bp;    /* clearing.alert.red.bp */
+    char settlement[16];     /* clearing.settlement: bilateral | multilateral */
+    char confirm_due[32];    /* clearing.confirm.due: "5 working days" or an interval */
+    char pay_due[32];        /* clearing.pay.due */
+    int64_t snapshot_entries;/* ledger.snapshot.entries: entries between snapshots; 0 = off */
     char conninfo[512];      /* db.conninfo */
     char db_user[64];        /* db.user: overrides the conninfo's user */
     char topic_prefix[64];   /* topic.prefix */

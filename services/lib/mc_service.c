@@ -44,6 +44,7 @@ struct mc_service {
     bool db_lost;      /* the connection broke: reconnect before the next batch */
     bool backlog;      /* some outbox rows are not published yet: retry */
     int64_t next_tick; /* when the service's periodic work runs next (epoch ms) */
+    int64_t next_snapshot; /* when the ledger is looked at for a balance snapshot next */
     mc_metrics_t *metrics; /* NULL: nothing counted */
     int64_t next_health;   /* when the health checks run next (epoch ms) */
     int64_t next_lag;      /* when the consumer lag is sampled next (epoch ms) */
@@ -621,6 +622,28 @@ static void run_tick(mc_service_t *svc)
         svc->backlog = true;
 }
 
+/*
+ * Snapshots the ledger's balances once ledger.snapshot.entries entries were posted since
+ * the last snapshot (looked at every 10 s; the look is one index probe). A failure is
+ * logged and tried again at the next look: balances stay right without snapshots.
+ */
+static void snapshot_ledger(mc_service_t *svc)
+{
+    char sql[96];
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_int(&p, svc->cfg->snapshot_entries);
+    snprintf(sql, sizeof(sql), "SELECT %s.take_snapshot($1)", svc->def->schema);
+    PGresult *res = mc_db_run(svc->db, sql, &p);
+    if (!res) {
+        svc->db_lost = mc_db_broken(svc->db);
+        return;
+    }
+    if (!PQgetisnull(res, 0, 0))
+        mc_info("ledger balance snapshot %s taken", PQgetvalue(res, 0, 0));
+    PQclear(res);
+}
+
 /* Sets the lag of each assigned partition: the high watermark (cached from the last
  * fetch) less the group's committed offset (one round trip to the coordinator). */
 static void sample_lag(mc_service_t *svc, rd_kafka_topic_partition_list_t *parts)
@@ -734,6 +757,10 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
         if (svc->def->tick && mc_now_ms() >= svc->next_tick) {
             svc->next_tick = mc_now_ms() + 1000;
             run_tick(svc);
+        }
+        if (svc->cfg->snapshot_entries > 0 && mc_now_ms() >= svc->next_snapshot) {
+            svc->next_snapshot = mc_now_ms() + 10000;
+            snapshot_ledger(svc);
         }
 
         int n = 0;

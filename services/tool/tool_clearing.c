@@ -1,10 +1,12 @@
 /*
  * The clearing operator's and finance's commands (DESIGN.md sections 6 and 7):
  *
- *   medclear window list|show W|close|issue W|abort W|confirm W --party P|
- *                   settle W --insuring P --treating T --reference R
+ *   medclear window list|show W|close|issue W [--method M]|abort W|confirm W --party P|
+ *                   settle W --insuring P --treating T --reference R|
+ *                   settle W --party P --reference R (multilateral)|overdue
  *   medclear prepay show|record ...|plan [--year Y] [--months N]
- *   medclear ledger balance|journal [--window W]|statement W
+ *   medclear ledger balance|journal [--window W] [--claim C]|statement W|snapshot
+ *                   [--ledger clearing|treating|insuring]
  *
  * Each changes the clearing schema in one transaction, checking the window's state
  * first, so a command given twice or out of order is refused with the reason and
@@ -21,7 +23,7 @@
 
 typedef struct opts {
     const char *window, *party, *insuring, *treating, *reference, *kind, *amount;
-    const char *year, *months;
+    const char *year, *months, *method, *ledger, *claim;
 } opts_t;
 
 /* Parses --name value options into o; positional argument (window id) into o->window. */
@@ -39,6 +41,9 @@ static bool parse(int argc, char **argv, opts_t *o)
         else if (strcmp(argv[i], "--year") == 0) slot = &o->year;
         else if (strcmp(argv[i], "--months") == 0) slot = &o->months;
         else if (strcmp(argv[i], "--window") == 0) slot = &o->window;
+        else if (strcmp(argv[i], "--method") == 0) slot = &o->method;
+        else if (strcmp(argv[i], "--ledger") == 0) slot = &o->ledger;
+        else if (strcmp(argv[i], "--claim") == 0) slot = &o->claim;
         if (slot) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "medclear: %s needs a value\n", argv[i]);
@@ -140,8 +145,18 @@ static int window_cmd(const mc_config_t *cfg, const char *verb, int argc, char *
         return show(cfg, f,
                     "SELECT w.window_id, w.status, w.period_start, w.period_end, "
                     "count(c.claim_id) AS claims, coalesce(sum(c.fund_fen + c.tier2_fen), 0) AS fund_fen, "
-                    "w.statement_sha256 FROM clearing.windows w LEFT JOIN clearing.claims c "
+                    "lower(w.settlement) AS settlement, (SELECT count(*) FROM clearing.overdue o "
+                    "WHERE o.window_id = w.window_id) AS overdue, w.statement_sha256 "
+                    "FROM clearing.windows w LEFT JOIN clearing.claims c "
                     "USING (window_id) GROUP BY w.window_id ORDER BY w.period_start",
+                    NULL);
+    if (strcmp(verb, "overdue") == 0)
+        return show(cfg, f,
+                    "SELECT o.window_id, o.item, o.party, o.counterparty, o.amount_fen, o.due_at, "
+                    "date_trunc('second', now() - o.due_at) AS overdue_by, g.flagged_at FROM "
+                    "clearing.overdue o LEFT JOIN clearing.overdue_flags g USING (window_id, item, "
+                    "party, counterparty) ORDER BY o.due_at, o.window_id, o.item, o.party, "
+                    "o.counterparty",
                     NULL);
     if (strcmp(verb, "close") == 0) {
         mc_p_str(&p, cfg->window_period);
@@ -158,32 +173,32 @@ static int window_cmd(const mc_config_t *cfg, const char *verb, int argc, char *
     mc_p_str(&p, o.window);
     if (strcmp(verb, "show") == 0)
         return show(cfg, f,
-                    "SELECT w.window_id, w.status, w.statement_sha256, "
+                    "SELECT w.window_id, w.status, lower(w.settlement) AS settlement, "
+                    "w.confirm_due_at, w.pay_due_at, w.statement_sha256, "
                     "encode(sha256(convert_to(clearing.statement_text(w.window_id), 'UTF8')), 'hex') "
                     "AS recomputed_sha256, clearing.statement_text(w.window_id) AS statement "
                     "FROM clearing.windows w WHERE w.window_id = $1",
                     &p);
     if (strcmp(verb, "issue") == 0) {
-        const char *sqls[] = {
-            GUARD("'CLOSED'"),
-            "INSERT INTO clearing.statement_lines SELECT window_id, insuring_party, treating_party, "
-            "count(*), sum(fund_fen + tier2_fen) FROM clearing.claims WHERE window_id = $1 "
-            "GROUP BY 1, 2, 3",
-            "UPDATE clearing.windows SET status = 'ISSUED', issued_at = now(), statement_sha256 = "
-            "encode(sha256(convert_to(clearing.statement_text($1), 'UTF8')), 'hex') WHERE window_id = $1",
-            "SELECT window_id, statement_sha256, clearing.statement_text($1) AS statement "
-            "FROM clearing.windows WHERE window_id = $1"};
-        return act(cfg, f, sqls, 4, &p);
+        mc_p_str(&p, o.method ? o.method : cfg->settlement);
+        mc_p_str(&p, cfg->confirm_due);
+        mc_p_str(&p, cfg->pay_due);
+        const char *sqls[] = {"SELECT clearing.issue($1, $2, $3, $4)",
+                              "SELECT window_id, lower(settlement) AS settlement, confirm_due_at, "
+                              "pay_due_at, statement_sha256, clearing.statement_text($1) AS statement "
+                              "FROM clearing.windows WHERE window_id = $1"};
+        return act(cfg, f, sqls, 2, &p);
     }
     if (strcmp(verb, "abort") == 0) {
         const char *sqls[] = {
             GUARD("'ISSUED'"),
             "DELETE FROM clearing.confirmations WHERE window_id = $1",
             "DELETE FROM clearing.statement_lines WHERE window_id = $1",
-            "UPDATE clearing.windows SET status = 'CLOSED', issued_at = NULL, statement_sha256 = NULL "
-            "WHERE window_id = $1",
+            "DELETE FROM clearing.overdue_flags WHERE window_id = $1",
+            "UPDATE clearing.windows SET status = 'CLOSED', issued_at = NULL, statement_sha256 = NULL, "
+            "confirm_due_at = NULL, pay_due_at = NULL WHERE window_id = $1",
             "SELECT window_id, status FROM clearing.windows WHERE window_id = $1"};
-        return act(cfg, f, sqls, 5, &p);
+        return act(cfg, f, sqls, 6, &p);
     }
     if (strcmp(verb, "confirm") == 0) {
         if (!o.party) {
@@ -204,9 +219,26 @@ static int window_cmd(const mc_config_t *cfg, const char *verb, int argc, char *
             "WHERE s.window_id = $1) AS parties FROM clearing.windows WHERE window_id = $1"};
         return act(cfg, f, sqls, 5, &p);
     }
+    if (strcmp(verb, "settle") == 0 && o.party) {
+        if (o.insuring || o.treating || !o.reference) {
+            fprintf(stderr, "medclear: a multilateral settle needs --party and --reference only\n");
+            return 2;
+        }
+        mc_p_str(&p, o.party);
+        mc_p_str(&p, o.reference);
+        mc_p_int(&p, cfg->quota_yellow_bp);
+        mc_p_int(&p, cfg->quota_red_bp);
+        const char *sqls[] = {
+            "SELECT clearing.settle_net($1, $2, $3, $4::bigint, $5::bigint)",
+            "SELECT w.window_id, w.status, t.party, t.amount_fen, t.reference FROM "
+            "clearing.windows w JOIN clearing.net_transfers t USING (window_id) "
+            "WHERE w.window_id = $1 AND t.party = $2"};
+        return act(cfg, f, sqls, 2, &p);
+    }
     if (strcmp(verb, "settle") == 0) {
         if (!o.insuring || !o.treating || !o.reference) {
-            fprintf(stderr, "medclear: window settle needs --insuring, --treating and --reference\n");
+            fprintf(stderr, "medclear: window settle needs --insuring, --treating and --reference "
+                            "(bilateral) or --party and --reference (multilateral)\n");
             return 2;
         }
         mc_p_str(&p, o.insuring);
@@ -216,23 +248,23 @@ static int window_cmd(const mc_config_t *cfg, const char *verb, int argc, char *
         mc_p_int(&p, cfg->quota_red_bp);
         const char *sqls[] = {
             GUARD("'CONFIRMED'"),
+            "SELECT CASE WHEN settlement <> 'BILATERAL' THEN clearing.fail('window ' || $1 || "
+            "' is settled multilaterally: give --party') END FROM clearing.windows "
+            "WHERE window_id = $1",
             "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM clearing.statement_lines WHERE window_id = $1 "
             "AND insuring_party = $2 AND treating_party = $3) THEN clearing.fail('no statement "
-            "line ' || $2 || ' -> ' || $3 || ' in window ' || $1) END",
+            "line ' || $2 || ' -> ' || $3 || ' in window ' || $1) "
+            "WHEN EXISTS (SELECT 1 FROM clearing.payments WHERE window_id = $1 AND insuring_party = $2 "
+            "AND treating_party = $3) THEN clearing.fail('the payment ' || $2 || ' -> ' || $3 || "
+            "' in window ' || $1 || ' is already recorded') END",
             /* the whole line is paid at once: bilateral gross transfer */
             "INSERT INTO clearing.payments (window_id, insuring_party, treating_party, amount_fen, "
             "reference) SELECT window_id, insuring_party, treating_party, amount_fen, $4 FROM "
             "clearing.statement_lines WHERE window_id = $1 AND insuring_party = $2 AND "
             "treating_party = $3",
-            "SELECT clearing.post_pair($4, $1, 'payment ' || $4, NULL, $2, $3, -amount_fen) FROM "
+            "SELECT clearing.post_pair($4, $1, 'payment ' || $4, NULL, $2, $3, -amount_fen), "
+            "clearing.clear_usage($2, $3, amount_fen, $5::bigint, $6::bigint) FROM "
             "clearing.payments WHERE window_id = $1 AND insuring_party = $2 AND treating_party = $3",
-            "UPDATE clearing.pairs SET used_fen = used_fen - (SELECT amount_fen FROM clearing.payments "
-            "WHERE window_id = $1 AND insuring_party = $2 AND treating_party = $3) "
-            "WHERE insuring_party = $2 AND treating_party = $3",
-            "UPDATE clearing.pairs SET alert = CASE WHEN quota_fen <= 0 THEN 'NONE' "
-            "WHEN used_fen * 10000 >= $6::bigint * quota_fen THEN 'RED' "
-            "WHEN used_fen * 10000 >= $5::bigint * quota_fen THEN 'YELLOW' ELSE 'NONE' END "
-            "WHERE insuring_party = $2 AND treating_party = $3",
             "UPDATE clearing.windows SET status = 'SETTLED' WHERE window_id = $1 AND NOT EXISTS "
             "(SELECT 1 FROM clearing.statement_lines l WHERE l.window_id = $1 AND NOT EXISTS "
             " (SELECT 1 FROM clearing.payments y WHERE y.window_id = $1 AND "
@@ -315,38 +347,92 @@ static int prepay_cmd(const mc_config_t *cfg, const char *verb, int argc, char *
     return 2;
 }
 
+/* The ledger a command reads: the schema's name, or NULL (with a message) if unknown. */
+static const char *ledger_schema(const char *name)
+{
+    static const char *const ledgers[] = {"clearing", "treating", "insuring"};
+    for (size_t i = 0; i < sizeof(ledgers) / sizeof(ledgers[0]); i++)
+        if (strcmp(name, ledgers[i]) == 0)
+            return ledgers[i];
+    fprintf(stderr, "medclear: unknown ledger \"%s\": clearing, treating or insuring\n", name);
+    return NULL;
+}
+
+/*
+ * The ledgers of the centre and of the regions. The regions' journals carry no window:
+ * --window and statement select their entries by the window the centre booked each
+ * claim into, so the three ledgers are compared over the same claims.
+ */
 static int ledger_cmd(const mc_config_t *cfg, const char *verb, int argc, char **argv)
 {
     tool_format_t f = tool_out_format(&argc, argv);
     opts_t o;
     if (!parse(argc, argv, &o))
         return 2;
+    const char *s = ledger_schema(o.ledger ? o.ledger : "clearing");
+    if (!s)
+        return 2;
+    bool centre = strcmp(s, "clearing") == 0;
+    char sql[1024];
     mc_params_t p;
     mc_params_init(&p);
-    if (strcmp(verb, "balance") == 0)
-        return show(cfg, f, "SELECT * FROM clearing.trial_balance ORDER BY account", NULL);
+    if (strcmp(verb, "balance") == 0) {
+        snprintf(sql, sizeof(sql), "SELECT * FROM %s.trial_balance ORDER BY account", s);
+        return show(cfg, f, sql, NULL);
+    }
+    if (strcmp(verb, "snapshot") == 0) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT snapshot_id, upto_entry, entries, taken_at, (SELECT count(*) FROM "
+                 "%s.snapshot_balances b WHERE b.snapshot_id = s.snapshot_id) AS accounts FROM "
+                 "%s.balance_snapshots s WHERE snapshot_id = %s.take_snapshot(0)",
+                 s, s, s);
+        const char *sqls[] = {sql};
+        return act(cfg, f, sqls, 1, &p);
+    }
     mc_p_str(&p, o.window ? o.window : "");
-    if (strcmp(verb, "journal") == 0)
-        return show(cfg, f,
-                    "SELECT j.entry_id, j.posted_at, j.window_id, j.source_id, j.memo, p.account, "
-                    "p.debit_fen, p.credit_fen FROM clearing.journal j JOIN clearing.postings p "
-                    "USING (entry_id) WHERE $1 = '' OR j.window_id = $1 ORDER BY j.entry_id, p.account",
-                    &p);
-    if (strcmp(verb, "statement") == 0 && o.window)
-        return show(cfg, f,
-                    "SELECT party, receivable_fen, payable_fen, net_fen FROM clearing.statement_parties "
-                    "WHERE window_id = $1 ORDER BY party",
-                    &p);
-    fprintf(stderr, "usage: medclear ledger balance|journal [--window W]|statement W "
-                    "[--csv|--json]\n");
+    mc_p_str(&p, o.claim ? o.claim : "");
+    /* the centre's journal names its window; the regions' entries are found by claim */
+    const char *window_of = centre ? "j.window_id"
+                                   : "(SELECT c.window_id FROM clearing.claims c "
+                                     "WHERE c.claim_id = j.claim_id)";
+    if (strcmp(verb, "journal") == 0) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT j.entry_id, j.posted_at, %s AS window_id, j.source_id, j.claim_id, j.memo, "
+                 "p.account, p.debit_fen, p.credit_fen FROM %s.journal j JOIN %s.postings p "
+                 "USING (entry_id) WHERE ($1 = '' OR %s = $1) AND ($2 = '' OR j.claim_id = $2) "
+                 "ORDER BY j.entry_id, p.account",
+                 window_of, s, s, window_of);
+        return show(cfg, f, sql, &p);
+    }
+    if (strcmp(verb, "statement") == 0 && o.window) {
+        mc_params_init(&p);
+        mc_p_str(&p, o.window);
+        if (centre)
+            return show(cfg, f,
+                        "SELECT party, receivable_fen, payable_fen, net_fen FROM "
+                        "clearing.statement_parties WHERE window_id = $1 ORDER BY party",
+                        &p);
+        /* per account, the claims of the window as this region booked them */
+        snprintf(sql, sizeof(sql),
+                 "SELECT p.account, count(DISTINCT j.claim_id) AS claims, sum(p.debit_fen) AS "
+                 "debit_fen, sum(p.credit_fen) AS credit_fen, sum(p.debit_fen - p.credit_fen) AS "
+                 "balance_fen FROM %s.journal j JOIN %s.postings p USING (entry_id) JOIN "
+                 "clearing.claims c ON c.claim_id = j.claim_id WHERE c.window_id = $1 "
+                 "GROUP BY p.account ORDER BY p.account",
+                 s, s);
+        return show(cfg, f, sql, &p);
+    }
+    fprintf(stderr, "usage: medclear ledger balance|journal [--window W] [--claim C]|statement W|"
+                    "snapshot [--ledger clearing|treating|insuring] [--csv|--json]\n");
     return 2;
 }
 
 int tool_window(const mc_config_t *cfg, int argc, char **argv)
 {
     if (argc < 1) {
-        fprintf(stderr, "usage: medclear window list|show W|close|issue W|abort W|"
-                        "confirm W --party P|settle W --insuring P --treating T --reference R\n");
+        fprintf(stderr, "usage: medclear window list|show W|close|issue W [--method bilateral|"
+                        "multilateral]|abort W|confirm W --party P|settle W --insuring P "
+                        "--treating T --reference R|settle W --party P --reference R|overdue\n");
         return 2;
     }
     return window_cmd(cfg, argv[0], argc - 1, argv + 1);

@@ -12,7 +12,10 @@
  *   5. the three ledgers post the same fund amount for every claim, and each balances;
  *   6. the nets of every statement sum to zero; each pair's usage equals its bookings less
  *      its payments, and its quota the sum of its quota movements;
- *   7. every outbox row was published.
+ *   7. every ledger's latest balance snapshot equals the sum of the postings it covers;
+ *   8. the net transfers of every settled multilateral window sum to zero, and the
+ *      centre's settlement account holds nothing of it;
+ *   9. every outbox row was published.
  *
  * Each failed check names the claims, persons or requests (up to 20). The exit status is
  * 0 when all hold, 1 otherwise. --wait-ms N checks again until all hold or N ms passed,
@@ -120,6 +123,22 @@ static const check_t checks[] = {
      "    FROM clearing.quota_movements m WHERE m.insuring_party = p.insuring_party AND "
      "    m.treating_party = p.treating_party), 0) AS moved FROM clearing.pairs p) x "
      "WHERE used_fen <> booked - paid OR quota_fen <> moved"},
+    {"ledger snapshots equal the postings they cover",
+     "SELECT ledger || ' ' || account, format('snapshot %s/%s, postings %s/%s', "
+     "  snapshot_debit_fen, snapshot_credit_fen, posted_debit_fen, posted_credit_fen) FROM ("
+     "  SELECT 'treating' AS ledger, * FROM treating.snapshot_differences "
+     "  UNION ALL SELECT 'insuring', * FROM insuring.snapshot_differences "
+     "  UNION ALL SELECT 'clearing', * FROM clearing.snapshot_differences) x ORDER BY 1"},
+    {"multilateral net transfers sum to zero",
+     "SELECT w.window_id, format('net transfers sum to %s, centre settlement account %s', "
+     "  (SELECT sum(amount_fen) FROM clearing.net_transfers t WHERE t.window_id = w.window_id), "
+     "  (SELECT sum(debit_fen - credit_fen) FROM clearing.journal j JOIN clearing.postings p "
+     "     USING (entry_id) WHERE j.window_id = w.window_id AND p.account = 'settlement:centre')) "
+     "FROM clearing.windows w WHERE w.settlement = 'MULTILATERAL' AND w.status = 'SETTLED' "
+     "AND ((SELECT sum(amount_fen) FROM clearing.net_transfers t WHERE t.window_id = w.window_id) "
+     "  <> 0 OR (SELECT coalesce(sum(debit_fen - credit_fen), 0) FROM clearing.journal j JOIN "
+     "  clearing.postings p USING (entry_id) WHERE j.window_id = w.window_id "
+     "  AND p.account = 'settlement:centre') <> 0) ORDER BY 1"},
     {"every outbox row published",
      "SELECT 'outbox ' || s, format('%s rows not published', n) FROM ("
      "  SELECT 'treating' AS s, count(*) AS n FROM treating.outbox WHERE published_at IS NULL "
