@@ -20,6 +20,8 @@
 #   acl PREFIX...  (access control on) grant the network's ACLs for these topic
 #                  prefixes too (`start` grants them for MEDCLEAR_TOPIC_PREFIX or mc)
 #   users          (access control on) list the users and their password files
+#   acl-specs PREFIX  print the kafka-acls --add arguments of the network's ACLs, one
+#                  run a line (docker-compose.yml applies them with kafka-acls.sh)
 #
 # Environment (all optional):
 #   MC_STATE_DIR              /tmp/medclear-state   data, logs, pid files
@@ -852,6 +854,7 @@ main() {
     pg-start) cmd_pg_start ;;
     acl) cmd_acl "$@" ;;
     users) cmd_users ;;
+    acl-specs) (($# == 1)) || die "acl-specs: name one topic prefix"; acl_specs "$1" ;;
     *) printf 'infra: unknown command: %s\n' "$cmd" >&2; usage >&2; return 2 ;;
   esac
 }
