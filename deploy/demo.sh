@@ -33,6 +33,8 @@ export MEDCLEAR_DB_CONNINFO="${MC_DB_CONNINFO/dbname=medclear/dbname=medclear_de
 export MEDCLEAR_KAFKA_BOOTSTRAP_SERVERS="$MC_KAFKA_BROKERS"
 export MEDCLEAR_TOPIC_PREFIX="demo$(date +%s)" # fresh topics: nothing from an earlier run
 export MC_RUN_DIR="$MC_STATE_DIR/demo"
+# A broker started with access control (MC_KAFKA_AUTH=scram) needs the ACLs of this prefix.
+if [[ ${MC_KAFKA_AUTH:-none} == scram ]]; then deploy/infra.sh acl "$MEDCLEAR_TOPIC_PREFIX"; fi
 deploy/network.sh stop >/dev/null
 psql "$MC_DB_CONNINFO" -XAtq -v ON_ERROR_STOP=1 \
   -c "DROP DATABASE IF EXISTS medclear_demo WITH (FORCE)" -c "CREATE DATABASE medclear_demo"

@@ -17,6 +17,11 @@
 #   pg-restart     stop then start PostgreSQL only (fault tests)
 #   pg-stop        stop PostgreSQL only, leaving Kafka running (outage tests)
 #   pg-start       start PostgreSQL only (after pg-stop)
+#   acl PREFIX...  (access control on) grant the network's ACLs for these topic
+#                  prefixes too (`start` grants them for MEDCLEAR_TOPIC_PREFIX or mc)
+#   users          (access control on) list the users and their password files
+#   acl-specs PREFIX  print the kafka-acls --add arguments of the network's ACLs, one
+#                  run a line (docker-compose.yml applies them with kafka-acls.sh)
 #
 # Environment (all optional):
 #   MC_STATE_DIR              /tmp/medclear-state   data, logs, pid files
@@ -26,6 +31,28 @@
 #   MC_KAFKA_PARTITIONS       4                      partitions of auto-created topics
 #   MC_PG_PORT                15432                  PostgreSQL TCP port
 #   MC_READY_TIMEOUT          120                    seconds to wait for each server
+#   MC_KAFKA_AUTH             none                   scram: SASL/SCRAM logins and ACLs
+#                                                    (see "Access control" below); the
+#                                                    mode is kept with the broker's data
+#   MC_KAFKA_SASL_MECHANISM   SCRAM-SHA-512          or SCRAM-SHA-256
+#   MC_KAFKA_REGIONS          the sample regions     region codes that get an agency user
+#
+# Access control (MC_KAFKA_AUTH=scram): the client listener is SASL_PLAINTEXT on
+# loopback, the StandardAuthorizer denies whatever no ACL allows, and these users are
+# created when the storage is formatted, each with a generated password in
+# $MC_STATE_DIR/kafka/secrets/USER.password (mode 600; USER.kcat beside it is a kcat -F
+# file):
+#   admin            super user: the broker itself and ACL administration
+#   treating, insuring, clearing   the services: read and write only the topics they
+#                    use, create them, and use their own consumer group
+#   operator         the medclear tool: every topic of the prefix (submit, load,
+#                    dlq list/replay) and the groups medclear-*
+#   agency-<region>  one per region: writes only <prefix>.intake.<region>, reads only
+#                    <prefix>.reply.<region> and the groups agency-<region>*
+# Topics are created by the services at start (they hold CREATE on their own topics);
+# agencies cannot create topics, so the services start first. `env` prints the
+# operator's credentials as MEDCLEAR_KAFKA_* settings; deploy/network.sh gives each
+# service its own.
 #
 # Works from any current directory; runs as root (CI) or as a normal user.
 # Output lines are prefixed "infra:".
@@ -49,6 +76,7 @@ MC_KAFKA_CONTROLLER_PORT="${MC_KAFKA_CONTROLLER_PORT:-19093}"
 MC_KAFKA_PARTITIONS="${MC_KAFKA_PARTITIONS:-4}"
 MC_PG_PORT="${MC_PG_PORT:-15432}"
 MC_READY_TIMEOUT="${MC_READY_TIMEOUT:-120}"
+MC_KAFKA_SASL_MECHANISM="${MC_KAFKA_SASL_MECHANISM:-SCRAM-SHA-512}"
 
 # Debian packages needed to build and test medclear and to run the servers.
 APT_PACKAGES=(
@@ -71,6 +99,9 @@ KAFKA_DATA="$KAFKA_DIR/data"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
 KAFKA_LOG="$KAFKA_DIR/kafka.log"
 KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
+KAFKA_AUTH_FILE="$KAFKA_DIR/auth"       # the access-control mode the storage was formatted with
+KAFKA_SECRETS="$KAFKA_DIR/secrets"      # generated passwords (mode 700 directory)
+SAMPLE_DIR="$SCRIPT_DIR/sample"
 
 # PostgreSQL: the distribution's server binaries, a private cluster.
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -119,6 +150,14 @@ check_settings() {
   check_number MC_KAFKA_PARTITIONS "$MC_KAFKA_PARTITIONS"
   check_number MC_PG_PORT "$MC_PG_PORT"
   check_number MC_READY_TIMEOUT "$MC_READY_TIMEOUT"
+  case "${MC_KAFKA_AUTH:-}" in
+    "" | none | scram) ;;
+    *) die "MC_KAFKA_AUTH must be none or scram, got '$MC_KAFKA_AUTH'" ;;
+  esac
+  case "$MC_KAFKA_SASL_MECHANISM" in
+    SCRAM-SHA-256 | SCRAM-SHA-512) ;;
+    *) die "MC_KAFKA_SASL_MECHANISM must be SCRAM-SHA-256 or SCRAM-SHA-512, got '$MC_KAFKA_SASL_MECHANISM'" ;;
+  esac
   [[ $MC_STATE_DIR == /* && $MC_STATE_DIR != / ]] || die "MC_STATE_DIR must be an absolute path, got '$MC_STATE_DIR'"
 }
 
@@ -246,21 +285,185 @@ is_kafka_process() {
   [[ $args == *kafka.Kafka* ]]
 }
 
-# Write $KAFKA_PROPS from the template, substituting the @PLACEHOLDERS@.
+# ---------------------------------------------------------------------------
+# Access control (MC_KAFKA_AUTH=scram)
+# ---------------------------------------------------------------------------
+
+# The access-control mode: MC_KAFKA_AUTH when set, else the mode the broker's storage
+# was formatted with, else none.
+kafka_auth() {
+  if [[ -n ${MC_KAFKA_AUTH:-} ]]; then
+    echo "$MC_KAFKA_AUTH"
+  elif [[ -f $KAFKA_AUTH_FILE ]]; then
+    cat "$KAFKA_AUTH_FILE"
+  else
+    echo none
+  fi
+}
+auth_on() { [[ "$(kafka_auth)" == scram ]]; }
+
+# Region codes that get an agency user: MC_KAFKA_REGIONS, else the sample network's
+# treating regions and clearing parties.
+kafka_regions() {
+  if [[ -n ${MC_KAFKA_REGIONS:-} ]]; then
+    tr -s ', ' '\n' <<<"$MC_KAFKA_REGIONS" | grep -E '^[0-9]{6}$' | sort -u
+  else
+    { tail -n +2 "$SAMPLE_DIR/treating/regions.csv"; tail -n +2 "$SAMPLE_DIR/clearing/parties.csv"; } |
+      cut -d, -f1 | grep -E '^[0-9]{6}$' | sort -u
+  fi
+}
+
+kafka_users() {
+  local r
+  printf '%s\n' admin treating insuring clearing operator
+  for r in $(kafka_regions); do printf 'agency-%s\n' "$r"; done
+}
+
+# The password of a user (generated by kafka_secrets).
+secret_of() { head -n 1 "$KAFKA_SECRETS/$1.password"; }
+
+# Generates a password per user once per state directory, each in USER.password (mode
+# 600, in a mode 700 directory), and writes USER.kcat (librdkafka properties for
+# `kcat -F`) and admin.properties (Java AdminClient, for AclCommand) beside them.
+# Passwords are 24 characters of base64url: nothing to escape in JAAS or --add-scram.
+kafka_secrets() {
+  local u pw
+  (
+    umask 077
+    mkdir -p "$KAFKA_SECRETS"
+    chmod 700 "$KAFKA_SECRETS"
+    for u in $(kafka_users); do
+      if [[ ! -s $KAFKA_SECRETS/$u.password ]]; then
+        pw="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+        printf '%s\n' "$pw" >"$KAFKA_SECRETS/$u.password"
+      fi
+      pw="$(secret_of "$u")"
+      printf 'security.protocol=SASL_PLAINTEXT\nsasl.mechanisms=%s\nsasl.username=%s\nsasl.password=%s\n' \
+        "$MC_KAFKA_SASL_MECHANISM" "$u" "$pw" >"$KAFKA_SECRETS/$u.kcat"
+    done
+    pw="$(secret_of admin)"
+    printf 'security.protocol=SASL_PLAINTEXT\nsasl.mechanism=%s\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="%s";\n' \
+      "$MC_KAFKA_SASL_MECHANISM" "$pw" >"$KAFKA_SECRETS/admin.properties"
+  )
+}
+
+# StorageTool arguments creating every user with a SCRAM-SHA-256 and a SCRAM-SHA-512
+# credential (clients may use either). They are in the argv of the short-lived format
+# process only; the broker itself reads the admin password from its properties file.
+scram_format_args() {
+  local u pw m
+  for u in $(kafka_users); do
+    pw="$(secret_of "$u")"
+    for m in SCRAM-SHA-256 SCRAM-SHA-512; do
+      printf '%s\n' --add-scram "$m=[name=$u,password=$pw]"
+    done
+  done
+}
+
+# One kafka.admin.AclCommand run as admin: ARGS are its --add arguments. The JVM start
+# is most of its cost: the classes it loads are kept in a class-data sharing archive in
+# the cache, written by the first run (a stale archive is ignored by the JVM).
+ACL_CDS="$MC_CACHE_DIR/kafka-$KAFKA_VERSION/aclcommand.jsa"
+acl_add() {
+  local cds=-XX:SharedArchiveFile="$ACL_CDS"
+  [[ -f $ACL_CDS ]] || cds=-XX:ArchiveClassesAtExit="$ACL_CDS"
+  java -Xms32m -Xmx128m -XX:TieredStopAtLevel=1 -Xshare:auto "$cds" \
+    -Dlog4j.configuration="file:$INFRA_DIR/log4j.properties" -cp "$KAFKA_LIBS/*" \
+    kafka.admin.AclCommand --bootstrap-server "127.0.0.1:$MC_KAFKA_PORT" \
+    --command-config "$KAFKA_SECRETS/admin.properties" --add "$@"
+}
+
+# The AclCommand argument lists granting the network's ACLs for topic prefix $1, one
+# list a line (words separated by spaces; no name here contains one).
+acl_specs() {
+  local p=$1 r lit='--resource-pattern-type literal' pre='--resource-pattern-type prefixed'
+  for r in $(kafka_regions); do
+    # an agency writes its intake topic only, reads its reply topic and its groups only
+    echo "--allow-principal User:agency-$r --operation Write --operation Describe $lit --topic $p.intake.$r"
+    echo "--allow-principal User:agency-$r --operation Read --operation Describe $pre --topic $p.reply.$r --group agency-$r"
+  done
+  # treating: consumes intake and results of its regions, produces replies and claims
+  echo "--allow-principal User:treating --operation Read --operation Describe --operation Create $pre --topic $p.intake. --topic $p.results."
+  echo "--allow-principal User:treating --operation Write --operation Describe --operation Create $pre --topic $p.reply."
+  echo "--allow-principal User:treating --operation Write --operation Describe --operation Create $lit --topic $p.claims --topic $p.dlq"
+  # insuring: consumes the claims of its parties, produces results
+  echo "--allow-principal User:insuring --operation Read --operation Describe --operation Create $pre --topic $p.claims."
+  echo "--allow-principal User:insuring --operation Write --operation Describe --operation Create $lit --topic $p.results --topic $p.dlq"
+  # clearing: consumes claims and results, routes them to the parties' topics, events
+  echo "--allow-principal User:clearing --operation Read --operation Describe --operation Create $lit --topic $p.claims --topic $p.results"
+  echo "--allow-principal User:clearing --operation Write --operation Describe --operation Create $pre --topic $p.claims. --topic $p.results."
+  echo "--allow-principal User:clearing --operation Write --operation Describe --operation Create $lit --topic $p.clearing.events --topic $p.dlq"
+  # each service's consumer group (group.id default: <prefix>-<role>)
+  echo "--allow-principal User:treating --operation Read --operation Describe $lit --group $p-treating"
+  echo "--allow-principal User:insuring --operation Read --operation Describe $lit --group $p-insuring"
+  echo "--allow-principal User:clearing --operation Read --operation Describe $lit --group $p-clearing"
+  # operator (the medclear tool): submit and load write intake and read replies, dlq list
+  # reads the dead letters, dlq replay writes back to any source topic; its groups are
+  # medclear-submit-*, medclear-load-*, medclear-dlq-list
+  echo "--allow-principal User:operator --operation Read --operation Write --operation Describe --operation Create $pre --topic $p."
+  echo "--allow-principal User:operator --operation Read --operation Describe $pre --group medclear-"
+}
+
+# Grants the ACLs for each topic prefix given, two AclCommand runs at a time (each is
+# a JVM start, most of its cost).
+kafka_acls() {
+  local p line failed=0 t0=$SECONDS log="$KAFKA_DIR/acl.log" lines=() pids=()
+  auth_on || die "acl: access control is off (start with MC_KAFKA_AUTH=scram)"
+  kafka_pid >/dev/null || die "acl: kafka is not running"
+  : >"$log"
+  for p in "$@"; do
+    [[ $p =~ ^[A-Za-z0-9._-]+$ ]] || die "acl: '$p' is not a topic prefix"
+    mapfile -t -O "${#lines[@]}" lines < <(acl_specs "$p")
+  done
+  if [[ ! -f $ACL_CDS ]]; then
+    # shellcheck disable=SC2086  # the words of a line are the arguments
+    acl_add ${lines[0]} >>"$log" 2>&1 || failed=1 # alone: it writes the archive
+    lines=("${lines[@]:1}")
+  fi
+  for line in "${lines[@]}"; do
+    # shellcheck disable=SC2086  # the words of a line are the arguments
+    acl_add $line >>"$log" 2>&1 &
+    pids+=($!)
+    if ((${#pids[@]} >= 2)); then
+      wait "${pids[0]}" || failed=1
+      pids=("${pids[@]:1}")
+    fi
+  done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  if ((failed)); then
+    show_tail "$log"
+    die "acl: AclCommand failed (log: $log)"
+  fi
+  say "kafka: ACLs granted for topic prefix $* ($((SECONDS - t0))s)"
+}
+
+# Write $KAFKA_PROPS from the template, substituting the @PLACEHOLDERS@; with access
+# control on, server-scram.properties is appended and the file (it holds the admin
+# password) is readable by its owner only.
 # (The replacements are quoted so that bash 5.2 does not expand '&' in them.)
 render_kafka_props() {
-  local text
+  local text listener=PLAINTEXT controller=PLAINTEXT
+  if auth_on; then listener=SASL_PLAINTEXT controller=SASL_PLAINTEXT; fi
   text="$(<"$INFRA_DIR/server.properties")"
+  if auth_on; then
+    text+=$'\n\n'"$(<"$INFRA_DIR/server-scram.properties")"
+    text="${text//@MECHANISM@/"$MC_KAFKA_SASL_MECHANISM"}"
+    text="${text//@MECHANISM_LC@/"${MC_KAFKA_SASL_MECHANISM,,}"}"
+    text="${text//@ADMIN_PASSWORD@/"$(secret_of admin)"}"
+  fi
   text="${text//@KAFKA_PORT@/"$MC_KAFKA_PORT"}"
   text="${text//@CONTROLLER_PORT@/"$MC_KAFKA_CONTROLLER_PORT"}"
   text="${text//@PARTITIONS@/"$MC_KAFKA_PARTITIONS"}"
   text="${text//@LOG_DIRS@/"$KAFKA_DATA"}"
-  printf '%s\n' "$text" >"$KAFKA_PROPS"
+  text="${text//@CLIENT_LISTENER@/"$listener"}"
+  text="${text//@CONTROLLER_PROTOCOL@/"$controller"}"
+  (umask 077; rm -f "$KAFKA_PROPS"; printf '%s\n' "$text" >"$KAFKA_PROPS")
 }
 
 # Start the broker in the background unless it already runs. Sets
 # KAFKA_LAUNCHED=1 when a new process was started (kafka_wait then waits).
 KAFKA_LAUNCHED=0
+KAFKA_FORMATTED=0
 kafka_launch() {
   local pid port
   KAFKA_LAUNCHED=0
@@ -275,17 +478,29 @@ kafka_launch() {
   done
 
   mkdir -p "$KAFKA_DATA"
+  local formatted_with=none scram_args=()
+  [[ -f $KAFKA_AUTH_FILE ]] && formatted_with="$(<"$KAFKA_AUTH_FILE")"
+  if [[ -f $KAFKA_DATA/meta.properties && -n ${MC_KAFKA_AUTH:-} && $MC_KAFKA_AUTH != "$formatted_with" ]]; then
+    die "kafka: the storage in $KAFKA_DATA was formatted with MC_KAFKA_AUTH=$formatted_with, not $MC_KAFKA_AUTH; run '$0 reset' first or choose another MC_STATE_DIR"
+  fi
+  if auth_on; then
+    kafka_secrets
+    mapfile -t scram_args < <(scram_format_args)
+  fi
   render_kafka_props
 
   # Format the KRaft storage once; afterwards the existing data is reused.
+  KAFKA_FORMATTED=0
   if [[ -f $KAFKA_DATA/meta.properties ]]; then
     say "kafka: reusing existing data in $KAFKA_DATA"
   else
-    say "kafka: formatting new storage in $KAFKA_DATA (cluster id $KAFKA_CLUSTER_ID)"
+    say "kafka: formatting new storage in $KAFKA_DATA (cluster id $KAFKA_CLUSTER_ID$(auth_on && echo ", SCRAM users: $(kafka_users | tr '\n' ' ')"))"
     run_logged "$KAFKA_DIR/format.log" \
       java -Dlog4j.configuration="file:$INFRA_DIR/log4j.properties" -cp "$KAFKA_LIBS/*" \
-      kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" -c "$KAFKA_PROPS" ||
+      kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" -c "$KAFKA_PROPS" "${scram_args[@]}" ||
       die "kafka: storage format failed"
+    kafka_auth >"$KAFKA_AUTH_FILE"
+    KAFKA_FORMATTED=1
   fi
 
   # Keep the previous run's log; a fresh log is needed anyway because
@@ -315,7 +530,9 @@ kafka_launch() {
 kafka_answers() {
   local out
   command -v kcat >/dev/null || return 0
-  out="$(timeout 20 kcat -b "127.0.0.1:$MC_KAFKA_PORT" -L -m 5 2>/dev/null)" || return 1
+  local auth=()
+  auth_on && auth=(-F "$KAFKA_SECRETS/admin.kcat")
+  out="$(timeout 20 kcat "${auth[@]}" -b "127.0.0.1:$MC_KAFKA_PORT" -L -m 5 2>/dev/null)" || return 1
   [[ $out == *"broker 1 at 127.0.0.1:$MC_KAFKA_PORT"* ]]
 }
 
@@ -530,6 +747,21 @@ cmd_start() {
   kafka_launch     # the JVM boots in the background ...
   pg_start         # ... while PostgreSQL starts
   kafka_wait
+  # ACLs live in the metadata log: granted once, when the storage is new.
+  if auth_on && ((KAFKA_FORMATTED)); then kafka_acls "${MEDCLEAR_TOPIC_PREFIX:-mc}"; fi
+}
+
+cmd_acl() {
+  (($# > 0)) || die "acl: name one or more topic prefixes"
+  take_lock
+  kafka_acls "$@"
+}
+
+cmd_users() {
+  local u
+  auth_on || die "users: access control is off (start with MC_KAFKA_AUTH=scram)"
+  [[ -d $KAFKA_SECRETS ]] || die "users: no secrets in $KAFKA_SECRETS (start the broker first)"
+  for u in $(kafka_users); do printf '%-16s %s\n' "$u" "$KAFKA_SECRETS/$u.password"; done
 }
 
 cmd_stop() {
@@ -549,6 +781,13 @@ cmd_env() {
   printf 'export MC_KAFKA_BROKERS=%s\n' "127.0.0.1:$MC_KAFKA_PORT"
   printf "export MC_DB_CONNINFO='host=127.0.0.1 port=%s user=medclear dbname=medclear'\n" "$MC_PG_PORT"
   printf 'export MC_STATE_DIR=%q\n' "$MC_STATE_DIR"
+  if auth_on; then
+    # The medclear tool logs in as the operator; deploy/network.sh gives each service
+    # its own user. The password stays in its file.
+    printf 'export MC_KAFKA_AUTH=scram MC_KAFKA_SECRETS=%q\n' "$KAFKA_SECRETS"
+    printf 'export MEDCLEAR_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT MEDCLEAR_KAFKA_SASL_MECHANISM=%s\n' "$MC_KAFKA_SASL_MECHANISM"
+    printf 'export MEDCLEAR_KAFKA_SASL_USERNAME=operator MEDCLEAR_KAFKA_SASL_PASSWORD_FILE=%q\n' "$KAFKA_SECRETS/operator.password"
+  fi
 }
 
 cmd_reset() {
@@ -613,6 +852,9 @@ main() {
     pg-restart) cmd_pg_restart ;;
     pg-stop) cmd_pg_stop ;;
     pg-start) cmd_pg_start ;;
+    acl) cmd_acl "$@" ;;
+    users) cmd_users ;;
+    acl-specs) (($# == 1)) || die "acl-specs: name one topic prefix"; acl_specs "$1" ;;
     *) printf 'infra: unknown command: %s\n' "$cmd" >&2; usage >&2; return 2 ;;
   esac
 }

@@ -16,6 +16,9 @@
 #                  service of this run directory runs. The base is written to
 #                  $MC_RUN_DIR/metrics.base (no file: the ports of ROLE.conf)
 #   MEDCLEAR_*     configuration overrides passed on to every service
+#   MC_KAFKA_AUTH  scram (as `deploy/infra.sh env` prints it for a broker started with
+#                  access control): each service logs in as its own broker user (user
+#                  ROLE, password file MC_KAFKA_SECRETS/ROLE.password)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -76,15 +79,31 @@ metrics_opts() {
   done
 }
 
+# The environment of a service's broker login when access control is on: its own user,
+# whose password stays in its file (never in the command line or the log).
+login_env() {
+  local role=$1 secrets="${MC_KAFKA_SECRETS:-${MC_STATE_DIR:-/tmp/medclear-state}/kafka/secrets}"
+  [[ ${MC_KAFKA_AUTH:-none} == scram ]] || return 0
+  [[ -r $secrets/$role.password ]] ||
+    die "$role: no broker password $secrets/$role.password (start the broker with MC_KAFKA_AUTH=scram deploy/infra.sh start)"
+  printf '%s\n' MEDCLEAR_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT \
+    "MEDCLEAR_KAFKA_SASL_MECHANISM=${MC_KAFKA_SASL_MECHANISM:-SCRAM-SHA-512}" \
+    "MEDCLEAR_KAFKA_SASL_USERNAME=$role" "MEDCLEAR_KAFKA_SASL_PASSWORD_FILE=$secrets/$role.password"
+}
+
 start_one() {
   local role=$1 bin="$BUILD/services/$1/medclear-$1"
   [[ -x $bin ]] || die "$bin not built (cmake --build build)"
   if running "$role"; then say "$role: already running (pid $(pid_of "$role"))"; return; fi
   mkdir -p "$RUN"
-  local opts=()
+  local opts=() login=() text
   mapfile -t opts < <(metrics_opts "$role")
+  text="$(login_env "$role")" || exit 1
+  [[ -z $text ]] || mapfile -t login <<<"$text"
   # Not inheriting our stdout/stderr keeps callers (ctest) from waiting on the service.
-  nohup "$bin" -c "$CONFIG/$role.conf" "${opts[@]}" >>"$RUN/$role.log" 2>&1 </dev/null &
+  # The operator's password (MEDCLEAR_KAFKA_SASL_PASSWORD) is not passed on.
+  env -u MEDCLEAR_KAFKA_SASL_PASSWORD "${login[@]}" \
+    nohup "$bin" -c "$CONFIG/$role.conf" "${opts[@]}" >>"$RUN/$role.log" 2>&1 </dev/null &
   echo $! >"$RUN/$role.pid"
   say "$role: started (pid $!, log $RUN/$role.log${opts[1]:+, ${opts[1]}})"
 }
@@ -146,5 +165,5 @@ case "${1:-}" in
     done
     exit $rc ;;
   *)
-    sed -n '3,18p' "$0" >&2; exit 2 ;;
+    sed -n '3,21p' "$0" >&2; exit 2 ;;
 esac

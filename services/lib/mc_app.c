@@ -60,6 +60,10 @@ int mc_app_init(int argc, char **argv, const char *role, const char *usage, mc_c
     }
 
     /* Checked before --dump-config too: a configuration that dumps is one that starts. */
+    if (!mc_config_finish(cfg, err, sizeof(err))) {
+        fprintf(stderr, "%s: %s\n", role, err);
+        return 2;
+    }
     mc_log_level_t level;
     if (!mc_log_level_parse(cfg->log_level, &level)) {
         fprintf(stderr, "%s: log.level: \"%s\" is not debug, info, warn or error\n", role,

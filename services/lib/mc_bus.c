@@ -47,7 +47,8 @@ static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const
     mc_log(l, "kafka: %s: %s", fac, buf);
 }
 
-/* Project defaults first, then the user's kafka.* keys, which win. */
+/* Project defaults first, then the broker login keys of the table, then the user's other
+ * kafka.* keys, which win. */
 static rd_kafka_conf_t *make_conf(const mc_config_t *cfg, const char *const *defaults,
                                   char *errstr, size_t errstr_size)
 {
@@ -55,6 +56,15 @@ static rd_kafka_conf_t *make_conf(const mc_config_t *cfg, const char *const *def
     rd_kafka_conf_set_log_cb(conf, on_kafka_log);
     for (const char *const *d = defaults; d[0]; d += 2)
         if (!conf_set(conf, d[0], d[1], errstr, errstr_size))
+            goto fail;
+    const char *login[][2] = {
+        {"security.protocol", cfg->kafka_protocol},
+        {"sasl.mechanisms", cfg->kafka_mechanism},
+        {"sasl.username", cfg->kafka_username},
+        {"sasl.password", cfg->kafka_password}, /* read from kafka.sasl.password.file */
+    };
+    for (size_t i = 0; i < sizeof(login) / sizeof(login[0]); i++)
+        if (login[i][1][0] && !conf_set(conf, login[i][0], login[i][1], errstr, errstr_size))
             goto fail;
     for (int i = 0; i < cfg->n_kafka; i++)
         if (!conf_set(conf, cfg->kafka_keys[i], cfg->kafka_vals[i], errstr, errstr_size))
@@ -179,7 +189,10 @@ bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topic
     const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        /* Under ACLs a client without CREATE may still use a topic that exists: the
+         * metadata check below tells. */
+        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS &&
+            e != RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
             snprintf(errstr, errstr_size, "could not create topic \"%s\": %s",
                      rd_kafka_topic_result_name(tr[i]), rd_kafka_topic_result_error_string(tr[i]));
             ok = false;
@@ -198,10 +211,21 @@ bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topic
                          md->topics[0].partition_cnt > 0;
             for (int p = 0; ready && p < md->topics[0].partition_cnt; p++)
                 ready = !md->topics[0].partitions[p].err && md->topics[0].partitions[p].leader >= 0;
+            bool denied = (!e && md->topic_cnt == 1 &&
+                           md->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) ||
+                          e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
             if (md)
                 rd_kafka_metadata_destroy(md);
             if (ready)
                 break;
+            if (denied) {
+                snprintf(errstr, errstr_size,
+                         "topic \"%s\": authorization failed: the broker user may neither "
+                         "create nor describe it (check kafka.sasl.username and the ACLs)",
+                         topics[i]);
+                ok = false;
+                break;
+            }
             if (mc_now_ms() > deadline) {
                 snprintf(errstr, errstr_size, "topic \"%s\" not visible 30 s after creation",
                          topics[i]);

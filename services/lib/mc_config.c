@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef enum { P_STR, P_INT, P_REGIONS } ptype_t;
 
@@ -20,7 +21,8 @@ typedef struct param {
     int64_t min, max; /* P_INT bounds */
     size_t offset;
     size_t size;         /* P_STR buffer size */
-    const char *choices; /* P_STR: the values allowed, "a|b|c"; NULL: any */
+    const char *choices; /* P_STR: the values accepted (any case), "a|b|c", and "" where
+                            that is the default; NULL: any */
     const char *help;
 } param_t;
 
@@ -94,6 +96,19 @@ static const param_t params[] = {
         "`medclear reconcile` has a difference to find; never set in production"),
     INT("security.max.age.ms", max_age_ms, "86400000", 0, 31536000000,
         "messages created longer ago than this are refused as replays (0: no limit)"),
+    ONEOF("kafka.security.protocol", kafka_protocol, "", "plaintext|ssl|sasl_plaintext|sasl_ssl",
+           "how to talk to the brokers: plaintext, ssl, sasl_plaintext or sasl_ssl "
+           "(librdkafka's security.protocol; empty: plaintext)"),
+    ONEOF("kafka.sasl.mechanism", kafka_mechanism, "",
+           "PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|GSSAPI|OAUTHBEARER",
+           "SASL mechanism with sasl_*: SCRAM-SHA-512, SCRAM-SHA-256, PLAIN, GSSAPI or "
+           "OAUTHBEARER (librdkafka's sasl.mechanisms)"),
+    STR("kafka.sasl.username", kafka_username, "",
+        "the broker user this process logs in as (librdkafka's sasl.username)"),
+    STR("kafka.sasl.password.file", kafka_password_file, "",
+        "file whose first line is the broker password (keep it mode 600); or give the "
+        "password in the environment, MEDCLEAR_KAFKA_SASL_PASSWORD, never on the command "
+        "line; a relative path is relative to the config file"),
 };
 
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))
@@ -104,20 +119,6 @@ static const param_t *find_param(const char *key)
         if (strcmp(params[i].key, key) == 0)
             return &params[i];
     return NULL;
-}
-
-/* True if value is one of the '|'-separated words of choices. */
-static bool one_of(const char *value, const char *choices)
-{
-    size_t n = strlen(value);
-    for (const char *c = choices; *c;) {
-        const char *end = strchr(c, '|');
-        size_t len = end ? (size_t)(end - c) : strlen(c);
-        if (len == n && strncmp(c, value, n) == 0)
-            return true;
-        c += len + (end != NULL);
-    }
-    return false;
 }
 
 static bool valid_region(const char *s)
@@ -182,13 +183,29 @@ static bool set_kafka(mc_config_t *cfg, const char *key, const char *value, char
     return true;
 }
 
+/* The choice of the '|'-separated list that value names in any case, spelled as in the
+ * list (its length in *n), or value itself when it is ""; NULL when it is none of them. */
+static const char *find_choice(const char *choices, const char *value, size_t *n)
+{
+    *n = strlen(value);
+    if (*n == 0)
+        return value;
+    for (const char *c = choices; *c;) {
+        const char *end = strchr(c, '|');
+        size_t len = end ? (size_t)(end - c) : strlen(c);
+        if (len == *n && strncasecmp(c, value, len) == 0)
+            return c;
+        c += len + (end ? 1 : 0);
+    }
+    return NULL;
+}
+
 bool mc_config_set(mc_config_t *cfg, const char *key, const char *value, char *errstr,
                    size_t errstr_size)
 {
-    if (strncmp(key, "kafka.", 6) == 0)
-        return set_kafka(cfg, key, value, errstr, errstr_size);
-
     const param_t *p = find_param(key);
+    if (!p && strncmp(key, "kafka.", 6) == 0)
+        return set_kafka(cfg, key, value, errstr, errstr_size);
     if (!p) {
         snprintf(errstr, errstr_size, "unknown configuration key \"%s\" (see --help)", key);
         return false;
@@ -201,9 +218,17 @@ bool mc_config_set(mc_config_t *cfg, const char *key, const char *value, char *e
                      p->size - 1);
             return false;
         }
-        if (p->choices && !one_of(value, p->choices)) {
-            snprintf(errstr, errstr_size, "%s: \"%s\" is not one of %s", key, value, p->choices);
-            return false;
+        if (p->choices) {
+            size_t n;
+            const char *c = find_choice(p->choices, value, &n);
+            if (!c || (n == 0 && p->dflt[0])) {
+                snprintf(errstr, errstr_size, "%s: \"%s\" is not one of %s", key, value,
+                         p->choices);
+                return false;
+            }
+            memcpy(field, c, n); /* as spelled in the table: librdkafka's own spelling */
+            field[n] = '\0';
+            return true;
         }
         strcpy(field, value);
         return true;
@@ -253,7 +278,16 @@ bool mc_config_set_option(mc_config_t *cfg, const char *kv, char *errstr, size_t
         return false;
     }
     *eq = '\0';
-    return mc_config_set(cfg, trim(buf), trim(eq + 1), errstr, errstr_size);
+    const char *key = trim(buf);
+    /* The command line of a process is readable by every user of the machine (ps). */
+    if (strcmp(key, "kafka.sasl.password") == 0) {
+        snprintf(errstr, errstr_size,
+                 "kafka.sasl.password is not accepted on the command line, where any user "
+                 "of the machine can read it; use kafka.sasl.password.file or the "
+                 "environment variable MEDCLEAR_KAFKA_SASL_PASSWORD");
+        return false;
+    }
+    return mc_config_set(cfg, key, trim(eq + 1), errstr, errstr_size);
 }
 
 void mc_config_defaults(mc_config_t *cfg)
@@ -292,7 +326,8 @@ static bool load_file(mc_config_t *cfg, const char *path, char *errstr, size_t e
         const char *key = trim(s), *v = trim(eq + 1);
         /* A file named in a config file is found beside it. */
         const char *slash = strrchr(path, '/');
-        if (strcmp(key, "security.keys.file") == 0 && v[0] != '/' && v[0] != '\0' && slash) {
+        if ((strcmp(key, "security.keys.file") == 0 || strcmp(key, "kafka.sasl.password.file") == 0) &&
+            v[0] != '/' && v[0] != '\0' && slash) {
             snprintf(value, sizeof(value), "%.*s/%s", (int)(slash - path), path, v);
             v = value;
         }
@@ -345,6 +380,55 @@ bool mc_config_load(mc_config_t *cfg, const char *path, char *errstr, size_t err
     return true;
 }
 
+/* Reads the first line of path, without its line end, into out. */
+static bool read_password(const char *path, char *out, size_t size, char *errstr,
+                          size_t errstr_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(errstr, errstr_size, "kafka.sasl.password.file: cannot read \"%s\": %s", path,
+                 strerror(errno));
+        return false;
+    }
+    bool ok = fgets(out, (int)size, f) != NULL;
+    int read_errno = errno;
+    bool eof = ok && (strchr(out, '\n') || fgetc(f) == EOF);
+    fclose(f);
+    if (!ok) {
+        snprintf(errstr, errstr_size, "kafka.sasl.password.file: \"%s\" is empty%s%s", path,
+                 read_errno ? ": " : "", read_errno ? strerror(read_errno) : "");
+        return false;
+    }
+    if (!eof) {
+        snprintf(errstr, errstr_size,
+                 "kafka.sasl.password.file: the first line of \"%s\" is longer than %zu characters",
+                 path, size - 2);
+        return false;
+    }
+    out[strcspn(out, "\r\n")] = '\0';
+    if (out[0] == '\0') {
+        snprintf(errstr, errstr_size, "kafka.sasl.password.file: \"%s\" has an empty first line",
+                 path);
+        return false;
+    }
+    return true;
+}
+
+bool mc_config_finish(mc_config_t *cfg, char *errstr, size_t errstr_size)
+{
+    cfg->kafka_password[0] = '\0';
+    if (cfg->kafka_password_file[0] == '\0')
+        return true;
+    for (int i = 0; i < cfg->n_kafka; i++)
+        if (strcmp(cfg->kafka_keys[i], "sasl.password") == 0) {
+            snprintf(errstr, errstr_size,
+                     "kafka.sasl.password and kafka.sasl.password.file are both set; keep one");
+            return false;
+        }
+    return read_password(cfg->kafka_password_file, cfg->kafka_password,
+                         sizeof(cfg->kafka_password), errstr, errstr_size);
+}
+
 void mc_config_help(FILE *out)
 {
     fprintf(out, "configuration keys (file `key = value`, environment MEDCLEAR_KEY_NAME, "
@@ -357,7 +441,8 @@ void mc_config_help(FILE *out)
         fputc('\n', out);
     }
     fprintf(out, "  %-28s %s\n", "kafka.<property>",
-             "passed to librdkafka as <property> (e.g. kafka.bootstrap.servers)");
+             "passed to librdkafka as <property> (e.g. kafka.bootstrap.servers); "
+             "kafka.sasl.password only from a file or the environment");
 }
 
 void mc_config_dump(const mc_config_t *cfg, FILE *out)

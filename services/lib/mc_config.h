@@ -47,6 +47,11 @@ typedef struct mc_config {
     char keys_file[512];     /* security.keys.file: HMAC-SM3 keys; "" = signatures off */
     int64_t max_age_ms;      /* security.max.age.ms: older messages are replays; 0 = off */
     char test_drop_result[72];/* test.drop.result.claim: test hook, see mc_config.c */
+    char kafka_protocol[32];  /* kafka.security.protocol: "" = librdkafka's default */
+    char kafka_mechanism[32]; /* kafka.sasl.mechanism */
+    char kafka_username[128]; /* kafka.sasl.username */
+    char kafka_password_file[512]; /* kafka.sasl.password.file */
+    char kafka_password[512]; /* read from kafka_password_file by mc_config_finish(); never dumped */
     /* kafka.* passthrough, in the order given */
     char kafka_keys[MC_MAX_KAFKA_PROPS][128];
     char kafka_vals[MC_MAX_KAFKA_PROPS][512];
@@ -72,6 +77,14 @@ bool mc_config_set_option(mc_config_t *cfg, const char *kv, char *errstr, size_t
  * the file and line. Returns false on the first error.
  */
 bool mc_config_load(mc_config_t *cfg, const char *path, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Completes a configuration once every source was applied: reads the broker password
+ * from kafka.sasl.password.file. Errors name the key, the file and the reason (missing,
+ * unreadable, empty), never the password.
+ */
+bool mc_config_finish(mc_config_t *cfg, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Writes every key with its default and help text (for --help). */

@@ -83,6 +83,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (!mc_config_finish(&cfg, err, sizeof(err))) {
+        fprintf(stderr, "medclear: %s\n", err);
+        return 2;
+    }
     if (i >= argc) {
         usage(stderr);
         return 2;

@@ -1,14 +1,17 @@
 # Shared by the integration tests: the environment the fixture set up, and assertions.
 # Sourced, not run. Every test runs against the real broker and database started by
-# deploy/infra.sh, with its own topic prefix and database so runs never mix.
+# deploy/infra.sh, with its own topic prefix and database so runs never mix. A test that
+# starts servers of its own sets MC_FIXTURE=none and gets the assertions only.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 : "${MC_BUILD_DIR:?MC_BUILD_DIR must name the build directory}"
-ENV_FILE="$MC_BUILD_DIR/${MC_FIXTURE:-itest}/env"
-[[ -f $ENV_FILE ]] || { echo "FAIL: $ENV_FILE missing: the integration fixture did not run" >&2; exit 1; }
-# shellcheck disable=SC1090
-source "$ENV_FILE"
+if [[ ${MC_FIXTURE:-itest} != none ]]; then
+  ENV_FILE="$MC_BUILD_DIR/${MC_FIXTURE:-itest}/env"
+  [[ -f $ENV_FILE ]] || { echo "FAIL: $ENV_FILE missing: the integration fixture did not run" >&2; exit 1; }
+  # shellcheck disable=SC1090
+  source "$ENV_FILE"
+fi
 MEDCLEAR="$MC_BUILD_DIR/services/tool/medclear"
 FAILS=0
 CHECKS=0

@@ -69,14 +69,12 @@ EOF
     done
     cat <<'EOF'
 
-# Anything under kafka. goes to librdkafka as it is (kcat -X), e.g. the brokers and, for
-# a secured cluster, TLS and SASL; a password is better given in the environment
-# (MEDCLEAR_KAFKA_SASL_PASSWORD) than here.
+# Anything else under kafka. goes to librdkafka as it is (kcat -X), e.g. the brokers
+# and, for a TLS listener, the CA. The broker login is the kafka.security.protocol,
+# kafka.sasl.* keys above; its password comes from kafka.sasl.password.file or the
+# environment (MEDCLEAR_KAFKA_SASL_PASSWORD), never from the command line.
 kafka.bootstrap.servers = 127.0.0.1:9092
-# kafka.security.protocol = sasl_ssl
 # kafka.ssl.ca.location = /etc/medclear/kafka-ca.pem
-# kafka.sasl.mechanism = SCRAM-SHA-512
-# kafka.sasl.username = medclear
 EOF
   } >"$out"
   echo "generate: wrote $out"
