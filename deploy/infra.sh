@@ -85,6 +85,7 @@ APT_PACKAGES=(
   libcunit1-dev libssl-dev libmicrohttpd-dev kcat
   postgresql postgresql-client
   default-jre-headless maven curl procps
+  chromium fonts-dejavu-core
 )
 
 # Kafka: jars fetched by Maven into the cache, run with plain `java -cp`.

@@ -24,6 +24,8 @@ static const struct command {
      "window list|show W|close|issue W|abort W|confirm W|settle W|overdue ...   clearing windows"},
     {"prepay", tool_prepay, "prepay show|plan|record ...  prepayment quotas, usage and alerts"},
     {"ledger", tool_ledger, "ledger balance|journal|statement W|snapshot [--ledger L]  the three ledgers"},
+    {"report", tool_report,
+     "report window W [--html FILE]  a window's statement, flows and quota usage (text or a page)"},
     {"reconcile", tool_reconcile,
      "reconcile --window W | --day D  compare the three ledgers, down to the claim ids"},
     {"envelope", tool_envelope, "envelope sign <in >out     sign a hand-built envelope as its source region"},

@@ -19,6 +19,7 @@ int tool_ledger(const mc_config_t *cfg, int argc, char **argv); /* ledger ... */
 int tool_reconcile(const mc_config_t *cfg, int argc, char **argv); /* reconcile */
 int tool_envelope(const mc_config_t *cfg, int argc, char **argv); /* envelope sign */
 int tool_load(const mc_config_t *cfg, int argc, char **argv);   /* load */
+int tool_report(const mc_config_t *cfg, int argc, char **argv); /* report window W */
 
 /* Formats fen as yuan with two decimals ("-12.05") into out[32]. */
 const char *tool_yuan(long long fen, char out[32]);

@@ -20,6 +20,7 @@
 #include "mc_db.h"
 #include "tool.h"
 #include "tool_out.h"
+#include "tool_report.h"
 
 typedef struct opts {
     const char *window, *party, *insuring, *treating, *reference, *kind, *amount;
@@ -136,6 +137,7 @@ out:
 static int window_cmd(const mc_config_t *cfg, const char *verb, int argc, char **argv)
 {
     tool_format_t f = tool_out_format(&argc, argv);
+    bool quiet = tool_out_flag(&argc, argv, "--quiet");
     opts_t o;
     if (!parse(argc, argv, &o))
         return 2;
@@ -164,7 +166,14 @@ static int window_cmd(const mc_config_t *cfg, const char *verb, int argc, char *
         const char *sqls[] = {"SELECT clearing.roll_window($1::interval, true)",
                               "SELECT window_id, status, period_start, period_end FROM "
                               "clearing.windows ORDER BY period_start DESC LIMIT 2"};
-        return act(cfg, f, sqls, 2, &p);
+        tool_progress_t progress; /* on a terminal: what it waits for, then a summary */
+        tool_progress_start(&progress, quiet);
+        tool_progress_show(&progress, "closing the open window ... "); /* an error follows it */
+        int rc = act(cfg, f, sqls, 2, &p);
+        if (rc == 0)
+            tool_report_closed(cfg, &progress);
+        tool_progress_clear(&progress);
+        return rc;
     }
     if (!o.window) {
         fprintf(stderr, "medclear: window %s needs a window id\n", verb);
@@ -430,7 +439,7 @@ static int ledger_cmd(const mc_config_t *cfg, const char *verb, int argc, char *
 int tool_window(const mc_config_t *cfg, int argc, char **argv)
 {
     if (argc < 1) {
-        fprintf(stderr, "usage: medclear window list|show W|close|issue W [--method bilateral|"
+        fprintf(stderr, "usage: medclear window list|show W|close [--quiet]|issue W [--method bilateral|"
                         "multilateral]|abort W|confirm W --party P|settle W --insuring P "
                         "--treating T --reference R|settle W --party P --reference R|overdue\n");
         return 2;

@@ -18,6 +18,7 @@
 
 #include "mc_db.h"
 #include "tool.h"
+#include "tool_out.h"
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -286,9 +287,13 @@ out:
     return rows;
 }
 
-static int load(const mc_config_t *cfg, const char *dir)
+static int load(const mc_config_t *cfg, const char *dir, bool quiet)
 {
     char err[512];
+    const size_t n_files = sizeof(data_files) / sizeof(data_files[0]);
+    long total = 0;
+    tool_progress_t progress; /* on a terminal: the file being loaded, then a summary */
+    tool_progress_start(&progress, quiet);
     PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
     if (!db) {
         fprintf(stderr, "medclear: %s\n", err);
@@ -297,16 +302,20 @@ static int load(const mc_config_t *cfg, const char *dir)
     int rc = 1, loaded = 0;
     if (!mc_db_do(db, "BEGIN", NULL))
         goto out;
-    for (size_t i = 0; i < sizeof(data_files) / sizeof(data_files[0]); i++) {
+    for (size_t i = 0; i < n_files; i++) {
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", dir, data_files[i].file);
         FILE *f = fopen(path, "r");
         if (!f)
             continue; /* a data set need not have every kind of file */
         fclose(f);
+        tool_progress_show(&progress, "data load: %s (file %zu of %zu, %ld rows so far)",
+                           data_files[i].file, i + 1, n_files, total);
         long rows = load_one(db, path, &data_files[i]);
+        tool_progress_clear(&progress);
         if (rows < 0)
             goto out;
+        total += rows;
         printf("%-28s %6ld rows into %s\n", data_files[i].file, rows, data_files[i].table);
         loaded++;
     }
@@ -314,10 +323,14 @@ static int load(const mc_config_t *cfg, const char *dir)
         fprintf(stderr, "medclear: no data files found under \"%s\"\n", dir);
         goto out;
     }
+    tool_progress_show(&progress, "data load: committing %ld rows", total);
     if (!mc_db_do(db, "COMMIT", NULL))
         goto out;
+    tool_progress_done(&progress, "data load: %d files, %ld rows merged (one transaction)", loaded,
+                       total);
     rc = 0;
 out:
+    tool_progress_clear(&progress);
     if (rc != 0) {
         PQclear(PQexec(db, "ROLLBACK"));
         fprintf(stderr, "medclear: nothing was loaded\n");
@@ -328,8 +341,10 @@ out:
 
 int tool_data(const mc_config_t *cfg, int argc, char **argv)
 {
+    bool quiet = tool_out_flag(&argc, argv, "--quiet");
     if (argc == 2 && strcmp(argv[0], "load") == 0)
-        return load(cfg, argv[1]);
-    fprintf(stderr, "usage: medclear data load DIR\n");
+        return load(cfg, argv[1], quiet);
+    fprintf(stderr, "usage: medclear data load [--quiet] DIR\n"
+                    "(on a terminal it draws its progress on stderr; --quiet: none)\n");
     return 2;
 }

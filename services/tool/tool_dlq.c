@@ -17,6 +17,7 @@
 #include "mc_bus.h"
 #include "tool.h"
 #include "tool_bus.h"
+#include "tool_out.h"
 
 static void header(const rd_kafka_message_t *m, const char *name, char *out, size_t size)
 {
@@ -64,7 +65,12 @@ static bool replay_one(rd_kafka_t *producer, const rd_kafka_message_t *m, const 
     return true;
 }
 
-static int list(const mc_config_t *cfg, bool json, const filter_t *filter, rd_kafka_t *replay)
+/*
+ * Lists the chosen dead letters, or with replay (a producer) publishes them again,
+ * drawing progress on the terminal (progress may be NULL).
+ */
+static int list(const mc_config_t *cfg, bool json, const filter_t *filter, rd_kafka_t *replay,
+                tool_progress_t *progress)
 {
     int replayed = 0, failed_replays = 0;
     int *delivered = NULL;
@@ -81,7 +87,7 @@ static int list(const mc_config_t *cfg, bool json, const filter_t *filter, rd_ka
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(consumer, topic, NULL);
     rd_kafka_resp_err_t e = rd_kafka_metadata(consumer, 0, rkt, &md, 10000);
     rd_kafka_topic_partition_list_t *assign = rd_kafka_topic_partition_list_new(8);
-    int64_t *end = NULL;
+    int64_t *end = NULL, total = 0, n_read = 0;
     int n_parts = 0;
     if (e || md->topic_cnt != 1 || md->topics[0].err) {
         if (!json)
@@ -100,6 +106,7 @@ static int list(const mc_config_t *cfg, bool json, const filter_t *filter, rd_ka
             goto out;
         }
         end[p] = hi;
+        total += hi - lo;
         if (hi > lo) {
             rd_kafka_topic_partition_list_add(assign, topic, part)->offset = lo;
             remaining++;
@@ -115,10 +122,16 @@ static int list(const mc_config_t *cfg, bool json, const filter_t *filter, rd_ka
 
     int64_t deadline = mc_now_ms() + 30000;
     while (remaining > 0 && mc_now_ms() < deadline) {
+        if (progress && tool_progress_due(progress))
+            tool_progress_show(progress,
+                               "dlq replay: read %" PRId64 " of %" PRId64
+                               " dead letters, replayed %d",
+                               n_read, total, replayed);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 200);
         if (!m)
             continue;
         if (!m->err) {
+            n_read++;
             char reason[64], detail[512], source[256], service[32];
             header(m, "reason", reason, sizeof(reason));
             header(m, "detail", detail, sizeof(detail));
@@ -127,6 +140,8 @@ static int list(const mc_config_t *cfg, bool json, const filter_t *filter, rd_ka
             bool chosen = (!filter->reason || strcmp(filter->reason, reason) == 0) &&
                           (filter->partition < 0 || filter->partition == m->partition) &&
                           (filter->offset < 0 || filter->offset == m->offset);
+            if (chosen && progress)
+                tool_progress_clear(progress); /* the row and any error start on a line of their own */
             if (chosen && replay) {
                 if (n_delivered == cap_delivered) {
                     /* delivery flags must not move while messages are in flight */
@@ -176,9 +191,16 @@ static int list(const mc_config_t *cfg, bool json, const filter_t *filter, rd_ka
         rd_kafka_message_destroy(m);
     }
     if (replay) {
+        if (progress && n_delivered)
+            tool_progress_show(progress, "dlq replay: waiting for %zu deliveries", n_delivered);
         rd_kafka_flush(replay, 30000);
         for (size_t k = 0; k < n_delivered; k++)
             failed_replays += delivered[k] != 1;
+        if (progress)
+            tool_progress_done(progress,
+                               "dlq replay: read %" PRId64 " of %" PRId64
+                               " dead letters, chose %d, replayed %d, %d failed",
+                               n_read, total, count, replayed - failed_replays, failed_replays);
         printf("%d dead letters replayed, %d could not be\n", replayed - failed_replays,
                failed_replays);
     } else if (!json) {
@@ -200,7 +222,8 @@ out:
 static void usage(void)
 {
     fprintf(stderr, "usage: medclear dlq list [--json] [--reason CODE] [--partition P --offset O]\n"
-                    "       medclear dlq replay [--reason CODE] [--partition P --offset O]\n");
+                    "       medclear dlq replay [--quiet] [--reason CODE] [--partition P --offset O]\n"
+                    "(replay draws its progress on a terminal; --quiet: none)\n");
 }
 
 int tool_dlq(const mc_config_t *cfg, int argc, char **argv)
@@ -210,6 +233,7 @@ int tool_dlq(const mc_config_t *cfg, int argc, char **argv)
         return 2;
     }
     bool replay = strcmp(argv[0], "replay") == 0, json = false;
+    bool quiet = replay && tool_out_flag(&argc, argv, "--quiet");
     filter_t filter = {NULL, -1, -1};
     for (int i = 1; i < argc; i++) {
         char *end = NULL;
@@ -235,14 +259,16 @@ int tool_dlq(const mc_config_t *cfg, int argc, char **argv)
         }
     }
     if (!replay)
-        return list(cfg, json, &filter, NULL);
+        return list(cfg, json, &filter, NULL, NULL);
     char err[512];
     rd_kafka_t *producer = mc_bus_producer(cfg, err, sizeof(err));
     if (!producer) {
         fprintf(stderr, "medclear: %s\n", err);
         return 1;
     }
-    int rc = list(cfg, false, &filter, producer);
+    tool_progress_t progress;
+    tool_progress_start(&progress, quiet);
+    int rc = list(cfg, false, &filter, producer, &progress);
     rd_kafka_destroy(producer);
     return rc;
 }

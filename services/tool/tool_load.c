@@ -35,6 +35,7 @@
 #include "mc_money.h"
 #include "tool.h"
 #include "tool_bus.h"
+#include "tool_out.h"
 
 #define MAX_COUNT 100000000LL
 #define MAX_LINES 200
@@ -505,8 +506,9 @@ typedef struct load {
     uint32_t dr_cursor; /* records below it have their delivery report counted */
     int64_t replies_read, replies_repeated, replies_foreign, consumer_errors;
     int64_t first_send_us, last_send_us, first_reply_us, last_reply_us, last_event_us;
-    int64_t tick_us, tick_answered;
-    bool progress, stopped_by_error;
+    int64_t tick_us, tick_answered; /* of the last progress line, for its rate */
+    tool_progress_t progress;
+    bool stopped_by_error;
     int64_t last_warn_us;
 
     /* the request being built: reused for every publish */
@@ -515,13 +517,6 @@ typedef struct load {
     Medclear__FeeLine *line_ptrs[MAX_LINES];
     char orig_id[MC_ID_MAX + 1];
 } load_t;
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static uint32_t table_find(const load_t *L, const char *id)
 {
@@ -627,12 +622,11 @@ static void build_body(load_t *L, uint32_t i)
 
 static void warn_limited(load_t *L, const char *what, const char *detail)
 {
-    int64_t now = now_us();
+    int64_t now = tool_now_us();
     if (now - L->last_warn_us < 5000000)
         return;
     L->last_warn_us = now;
-    if (L->progress)
-        fputc('\n', stderr);
+    tool_progress_clear(&L->progress);
     fprintf(stderr, "medclear: %s: %s (continuing)\n", what, detail);
 }
 
@@ -661,12 +655,13 @@ static bool publish(load_t *L, uint32_t i)
     char err[128];
     uint8_t *buf = mc_envelope_seal(L->keyring, &env, &len, err, sizeof(err));
     if (!buf) {
-        fprintf(stderr, "%smedclear: %s\n", L->progress ? "\n" : "", err);
+        tool_progress_clear(&L->progress);
+        fprintf(stderr, "medclear: %s\n", err);
         return false;
     }
     const char *topic = L->net.regions[L->net.regs[o->reg].region].intake;
     rd_kafka_resp_err_t e;
-    r->sent_us = now_us();
+    r->sent_us = tool_now_us();
     for (;;) {
         e = rd_kafka_producev(L->producer, RD_KAFKA_V_TOPIC(topic),
                               RD_KAFKA_V_KEY(o->id, strlen(o->id)), RD_KAFKA_V_VALUE(buf, len),
@@ -677,7 +672,7 @@ static bool publish(load_t *L, uint32_t i)
         /* the broker is slow or away: serve delivery reports and replies, then retry */
         rd_kafka_poll(L->producer, 10);
         read_replies(L, 0);
-        r->sent_us = now_us();
+        r->sent_us = tool_now_us();
     }
     L->n_sent++;
     L->sent[r->kind]++;
@@ -687,8 +682,9 @@ static bool publish(load_t *L, uint32_t i)
     if (e) {
         free(buf);
         r->delivered = -1;
-        fprintf(stderr, "%smedclear: could not publish %s on %s: %s\n", L->progress ? "\n" : "",
-                o->id, topic, rd_kafka_err2str(e));
+        tool_progress_clear(&L->progress);
+        fprintf(stderr, "medclear: could not publish %s on %s: %s\n", o->id, topic,
+                rd_kafka_err2str(e));
         return false;
     }
     return true;
@@ -913,7 +909,7 @@ static void read_replies(load_t *L, int timeout_ms)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(L->consumer, n == 0 ? timeout_ms : 0);
         if (!m)
             return;
-        int64_t now = now_us();
+        int64_t now = tool_now_us();
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 L->consumer_errors++;
@@ -948,18 +944,17 @@ static void count_deliveries(load_t *L)
 
 static void show_progress(load_t *L, int64_t now, bool final)
 {
-    if (!L->progress)
-        return;
     if (final) {
-        fprintf(stderr, "\r%-78s\r", "");
+        tool_progress_clear(&L->progress);
         return;
     }
-    if (now - L->tick_us < 1000000)
+    if (!tool_progress_due(&L->progress))
         return;
     double rate = (double)(L->n_answered - L->tick_answered) * 1e6 / (double)(now - L->tick_us);
-    fprintf(stderr,
-            "\rsent %" PRId64 "  answered %" PRId64 "  outstanding %" PRId64 "  rate %.0f/s      ",
-            L->n_sent, L->n_answered, L->n_sent - L->n_answered - L->n_failed, rate);
+    tool_progress_show(&L->progress,
+                       "sent %" PRId64 "  answered %" PRId64 "  outstanding %" PRId64
+                       "  rate %.0f/s",
+                       L->n_sent, L->n_answered, L->n_sent - L->n_answered - L->n_failed, rate);
     L->tick_us = now;
     L->tick_answered = L->n_answered;
 }
@@ -1009,9 +1004,10 @@ static bool open_bus(load_t *L)
 static void run(load_t *L)
 {
     int64_t count = L->o.count;
-    L->tick_us = now_us(); /* the first progress line after a second */
+    tool_progress_start(&L->progress, L->o.quiet); /* the first line after a second */
+    L->tick_us = L->progress.start_us;
     while (!stop_requested) {
-        int64_t now = now_us();
+        int64_t now = tool_now_us();
         rd_kafka_poll(L->producer, 0);
         count_deliveries(L);
         show_progress(L, now, false);
@@ -1035,8 +1031,8 @@ static void run(load_t *L)
                     else if (rd_kafka_fatal_error(L->producer, NULL, 0)) {
                         char why[256];
                         rd_kafka_fatal_error(L->producer, why, sizeof(why));
-                        fprintf(stderr, "%smedclear: the producer failed for good: %s\n",
-                                L->progress ? "\n" : "", why);
+                        tool_progress_clear(&L->progress);
+                        fprintf(stderr, "medclear: the producer failed for good: %s\n", why);
                         L->stopped_by_error = true;
                     }
                     if (L->n_sent % 64 == 0)
@@ -1053,7 +1049,7 @@ static void run(load_t *L)
         read_replies(L, wait_ms);
     }
     count_deliveries(L);
-    show_progress(L, now_us(), true);
+    show_progress(L, tool_now_us(), true);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -1215,7 +1211,6 @@ int tool_load(const mc_config_t *cfg, int argc, char **argv)
     L->start_time = time(NULL);
     if (getrandom(&L->run_tag, sizeof(L->run_tag), 0) != (ssize_t)sizeof(L->run_tag))
         L->run_tag = (uint64_t)L->start_time * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
-    L->progress = !L->o.quiet && isatty(STDERR_FILENO);
     reason_index(L, ""); /* index 0: accepted */
 
     int64_t count = L->o.count;

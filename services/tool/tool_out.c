@@ -1,8 +1,11 @@
-/* Table, CSV and JSON output of query results (see tool_out.h). */
+/* Table, CSV and JSON output of query results, and the progress line (see tool_out.h). */
 #include "tool_out.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tool_bus.h"
 
@@ -43,9 +46,14 @@ static void csv_field(const char *s)
     putchar('"');
 }
 
+/* The progress line now on the terminal, blanked before rows are printed over it. */
+static tool_progress_t *drawn;
+
 void tool_out_print(const PGresult *res, tool_format_t format)
 {
     int rows = PQntuples(res), cols = PQnfields(res);
+    if (drawn)
+        tool_progress_clear(drawn);
     if (format == TOOL_CSV) {
         for (int c = 0; c < cols; c++) {
             if (c)
@@ -106,4 +114,81 @@ void tool_out_print(const PGresult *res, tool_format_t format)
         putchar('\n');
     }
     printf("(%d row%s)\n", rows, rows == 1 ? "" : "s");
+}
+
+bool tool_out_flag(int *argc, char **argv, const char *flag)
+{
+    bool seen = false;
+    int j = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp(argv[i], flag) == 0)
+            seen = true;
+        else
+            argv[j++] = argv[i];
+    }
+    *argc = j;
+    return seen;
+}
+
+int64_t tool_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void tool_progress_start(tool_progress_t *p, bool quiet)
+{
+    p->on = !quiet && isatty(STDERR_FILENO);
+    p->start_us = p->shown_us = tool_now_us();
+    p->width = 0;
+}
+
+bool tool_progress_due(const tool_progress_t *p)
+{
+    return p->on && tool_now_us() - p->shown_us >= 1000000;
+}
+
+void tool_progress_show(tool_progress_t *p, const char *fmt, ...)
+{
+    if (!p->on)
+        return;
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    int n = (int)strlen(line);
+    /* pad over the rest of a longer line drawn before */
+    fprintf(stderr, "\r%s%*s", line, p->width > n ? p->width - n : 0, "");
+    fflush(stderr);
+    p->width = n;
+    p->shown_us = tool_now_us();
+    drawn = p;
+}
+
+void tool_progress_clear(tool_progress_t *p)
+{
+    if (!p->on || p->width == 0)
+        return;
+    fprintf(stderr, "\r%*s\r", p->width, "");
+    fflush(stderr);
+    p->width = 0;
+    drawn = NULL;
+}
+
+void tool_progress_done(tool_progress_t *p, const char *fmt, ...)
+{
+    if (!p->on)
+        return;
+    tool_progress_clear(p);
+    int64_t ms = (tool_now_us() - p->start_us) / 1000;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (ms < 1000)
+        fprintf(stderr, " in %lld ms\n", (long long)ms);
+    else
+        fprintf(stderr, " in %lld.%01lld s\n", (long long)(ms / 1000), (long long)(ms % 1000 / 100));
 }

@@ -16,23 +16,8 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
 # Claims of persons with a long-term registration, over every pair of the network.
-psql "$MEDCLEAR_DB_CONNINFO" -XAtq -F ' ' -c "SELECT r.person_id, p.region, r.treating_region
-  FROM insuring.registrations r JOIN insuring.persons p USING (person_id)
-  WHERE r.reg_type = 'LONG_TERM' AND r.person_id NOT IN ('P320000000008') ORDER BY 1, 3" >"$dir/persons"
-claims() { # claims N SEED FILE
-  awk -v n="$1" -v seed="$2" '
-    { person[NR] = $1; insuring[NR] = $2; treating[NR] = $3 }
-    END {
-      srand(seed)
-      for (i = 0; i < n; i++) {
-        k = i % NR + 1
-        printf "treating_region = %s\nhospital = H%s%05d\nperson = %s\ninsuring_region = %s\n", treating[k], treating[k], i % 3 + 1, person[k], insuring[k]
-        printf "visit_type = INPATIENT\nvisit_date = 2026-11-10\n"
-        printf "line = 1, 003105030010000, Ward bed per day, %d, 4000\n", 1000 * (1 + int(rand() * 5))
-        printf "line = 2, 002101000010000, CT scan single site, 1000, %d\n---\n", 20000 + int(rand() * 20000)
-      }
-    }' "$dir/persons" >"$3"
-}
+long_term_persons "$dir/persons"
+claims() { inpatient_claims "$1" "$2" "$dir/persons" "$3"; } # claims N SEED FILE
 round() { # round N: claims of every pair, then a cancel of one of them
   claims 14 "$1" "$dir/round$1.claims"
   mc submit --wait --json --timeout-ms 60000 "$dir/round$1.claims" >"$dir/round$1.out"

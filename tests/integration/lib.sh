@@ -35,6 +35,31 @@ json_field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.ar
 # reply_of FILE REQUEST_ID: the JSON line of that request's reply.
 reply_of() { grep -F "\"request_id\":\"$2\"" "$1" | head -1; }
 
+# long_term_persons FILE: "person insuring_region treating_region" of every long-term
+# registration (but one person the tests keep for other cases), one a line.
+long_term_persons() {
+  psql "$MEDCLEAR_DB_CONNINFO" -XAtq -F ' ' -c "SELECT r.person_id, p.region, r.treating_region
+    FROM insuring.registrations r JOIN insuring.persons p USING (person_id)
+    WHERE r.reg_type = 'LONG_TERM' AND r.person_id NOT IN ('P320000000008') ORDER BY 1, 3" >"$1"
+}
+
+# inpatient_claims N SEED PERSONS FILE: N inpatient claims (medclear submit format) over
+# the registrations of PERSONS in turn, with amounts drawn from SEED.
+inpatient_claims() {
+  awk -v n="$1" -v seed="$2" '
+    { person[NR] = $1; insuring[NR] = $2; treating[NR] = $3 }
+    END {
+      srand(seed)
+      for (i = 0; i < n; i++) {
+        k = i % NR + 1
+        printf "treating_region = %s\nhospital = H%s%05d\nperson = %s\ninsuring_region = %s\n", treating[k], treating[k], i % 3 + 1, person[k], insuring[k]
+        printf "visit_type = INPATIENT\nvisit_date = 2026-11-10\n"
+        printf "line = 1, 003105030010000, Ward bed per day, %d, 4000\n", 1000 * (1 + int(rand() * 5))
+        printf "line = 2, 002101000010000, CT scan single site, 1000, %d\n---\n", 20000 + int(rand() * 20000)
+      }
+    }' "$3" >"$4"
+}
+
 finish() {
   echo "$((CHECKS - FAILS)) passed, $FAILS failed"
   [[ $FAILS -eq 0 && $CHECKS -gt 0 ]]
