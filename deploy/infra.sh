@@ -57,6 +57,7 @@ APT_PACKAGES=(
   libcunit1-dev libssl-dev libmicrohttpd-dev kcat
   postgresql postgresql-client
   default-jre-headless maven curl procps
+  clang libclang-rt-14-dev # libFuzzer and the sanitizer runtimes of the fuzz targets
 )
 
 # Kafka: jars fetched by Maven into the cache, run with plain `java -cp`.
