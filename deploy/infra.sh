@@ -86,6 +86,7 @@ APT_PACKAGES=(
   postgresql postgresql-client
   default-jre-headless maven curl procps
   chromium fonts-dejavu-core
+  clang libclang-rt-14-dev # libFuzzer and the sanitizer runtimes of the fuzz targets
 )
 
 # Kafka: jars fetched by Maven into the cache, run with plain `java -cp`.

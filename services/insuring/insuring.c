@@ -19,6 +19,7 @@
 #include "mc_db.h"
 #include "mc_log.h"
 #include "mc_money.h"
+#include "mc_msg.h"
 #include "mc_policy.h"
 
 #define MAX_REGS 32
@@ -88,86 +89,6 @@ static mc_err_t emit_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
     out.body_case = MEDCLEAR__ENVELOPE__BODY_RESULT;
     out.result = &cr;
     return mc_ctx_emit(ctx, topic, claim->claim_id, &out);
-}
-
-/* Checks the claim's shape and that its split adds up. MC_OK or a reason with text. */
-static mc_reason_t check_claim(const Medclear__Claim *c, char *text, size_t text_size)
-{
-    bool undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
-    if (c->kind != MEDCLEAR__KIND__SETTLE && c->kind != MEDCLEAR__KIND__PRESETTLE && !undo) {
-        snprintf(text, text_size, "claim kind %s is not known", mc_kind_code(c->kind));
-        return MC_R_UNKNOWN_TYPE;
-    }
-    if (undo) {
-        /* An undo names the settlement and carries its totals negated, without lines. */
-        if (!mc_valid_id(c->settlement_id, MC_ID_MAX) || !c->totals) {
-            snprintf(text, text_size, "an undo needs the settlement_id and the negated totals");
-            return MC_R_BAD_REQUEST;
-        }
-        const Medclear__SplitTotals *t = c->totals;
-        if (t->total_fen > 0 || t->total_fen < -MC_MONEY_MAX) {
-            snprintf(text, text_size, "an undo's total must be the negated original total");
-            return MC_R_AMOUNT_MISMATCH;
-        }
-        return MC_OK;
-    }
-    if (!mc_valid_id(c->person_id, MC_ID_MAX) || !mc_valid_id(c->hospital_code, MC_ID_MAX) ||
-        !mc_valid_id(c->request_id, MC_ID_MAX)) {
-        snprintf(text, text_size, "person_id, hospital_code or request_id missing or malformed");
-        return MC_R_BAD_REQUEST;
-    }
-    if (!mc_valid_region(c->treating_region)) {
-        snprintf(text, text_size, "treating_region is not a 6-digit region code");
-        return MC_R_UNKNOWN_REGION;
-    }
-    if (c->hospital_level < 1 || c->hospital_level > 3) {
-        snprintf(text, text_size, "hospital_level %d outside 1..3", c->hospital_level);
-        return MC_R_BAD_REQUEST;
-    }
-    if (!mc_date_valid(c->visit_date)) {
-        snprintf(text, text_size, "visit_date %d is not a valid yyyymmdd date", c->visit_date);
-        return MC_R_BAD_REQUEST;
-    }
-    if (c->visit_type != MEDCLEAR__VISIT_TYPE__OUTPATIENT &&
-        c->visit_type != MEDCLEAR__VISIT_TYPE__CHRONIC &&
-        c->visit_type != MEDCLEAR__VISIT_TYPE__INPATIENT) {
-        snprintf(text, text_size, "visit_type %d is not known", (int)c->visit_type);
-        return MC_R_BAD_REQUEST;
-    }
-    if (!c->totals || c->n_lines == 0) {
-        snprintf(text, text_size, "claim has no totals or no lines");
-        return MC_R_BAD_REQUEST;
-    }
-    /* The lines must add up to the totals, and each line's parts to its amount. */
-    int64_t sum[5] = {0};
-    for (size_t i = 0; i < c->n_lines; i++) {
-        const Medclear__LineSplit *l = c->lines[i];
-        int64_t parts[5] = {l->amount_fen, l->full_self_pay_fen, l->over_limit_fen,
-                            l->self_pay_first_fen, l->in_scope_fen};
-        for (int k = 0; k < 5; k++) {
-            if (parts[k] < 0 || parts[k] > MC_MONEY_MAX) {
-                snprintf(text, text_size, "line %d: amount negative or out of range", l->line_no);
-                return parts[k] < 0 ? MC_R_NEGATIVE_VALUE : MC_R_OVERFLOW;
-            }
-            sum[k] += parts[k];
-            if (sum[k] > MC_MONEY_MAX) {
-                snprintf(text, text_size, "claim total exceeds the accepted range");
-                return MC_R_OVERFLOW;
-            }
-        }
-        if (parts[1] + parts[2] + parts[3] + parts[4] != parts[0]) {
-            snprintf(text, text_size, "line %d: split parts do not add up to its amount",
-                     l->line_no);
-            return MC_R_AMOUNT_MISMATCH;
-        }
-    }
-    const Medclear__SplitTotals *t = c->totals;
-    if (sum[0] != t->total_fen || sum[1] != t->full_self_pay_fen || sum[2] != t->over_limit_fen ||
-        sum[3] != t->self_pay_first_fen || sum[4] != t->in_scope_fen) {
-        snprintf(text, text_size, "claim totals are not the sums of its lines");
-        return MC_R_AMOUNT_MISMATCH;
-    }
-    return MC_OK;
 }
 
 /* Reads the policy row (columns from 'version' on) into p. */
@@ -597,7 +518,7 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
 
     outcome_t o;
     memset(&o, 0, sizeof(o));
-    o.reason = check_claim(c, o.text, sizeof(o.text));
+    o.reason = mc_msg_check_claim(c, o.text, sizeof(o.text));
     bool is_undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
     if (o.reason == MC_OK && (is_undo ? undo(db, c, &o) : adjudicate(db, c, &o)) != MC_ERR_OK)
         return MC_ERR_DB;

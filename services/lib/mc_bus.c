@@ -310,6 +310,33 @@ void mc_party_of(const char *region, bool national, char out[7])
         memcpy(out + 2, "0000", 4);
 }
 
+bool mc_bus_field_numbers_valid(const ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return false;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *at = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            ProtobufCMessage *const *sub = *(ProtobufCMessage *const *const *)at;
+            for (size_t k = 0; k < n; k++)
+                if (!mc_bus_field_numbers_valid(sub[k]))
+                    return false;
+        } else if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+                   *(const uint32_t *)((const char *)m + f->quantifier_offset) == f->id) {
+            const ProtobufCMessage *sub = *(ProtobufCMessage *const *)at;
+            if (sub && !mc_bus_field_numbers_valid(sub))
+                return false;
+        }
+    }
+    return true;
+}
+
 mc_reason_t mc_envelope_decode(const void *bytes, size_t len, size_t max_bytes,
                                Medclear__Envelope **out, char *detail, size_t detail_size)
 {
@@ -325,7 +352,11 @@ mc_reason_t mc_envelope_decode(const void *bytes, size_t len, size_t max_bytes,
         return MC_R_UNDECODABLE;
     }
     mc_reason_t r = MC_OK;
-    if (env->schema_version != MC_SCHEMA_VERSION) {
+    if (!mc_bus_field_numbers_valid(&env->base)) {
+        snprintf(detail, detail_size, "%zu bytes are not a medclear envelope: a field numbered 0",
+                 len);
+        r = MC_R_UNDECODABLE;
+    } else if (env->schema_version != MC_SCHEMA_VERSION) {
         snprintf(detail, detail_size, "schema version %u not understood (expected %d)",
                  env->schema_version, MC_SCHEMA_VERSION);
         r = MC_R_UNKNOWN_TYPE;

@@ -64,13 +64,21 @@ void mc_envelope_init(Medclear__Envelope *env, char id_buf[33], const char *sour
 uint8_t *mc_envelope_pack(const Medclear__Envelope *env, size_t *len);
 
 /*
- * Decodes and checks bytes from the bus: size <= max_bytes, a medclear Envelope of a
- * known schema version with a body, a printable message id of at most MC_ID_MAX chars,
- * a 6-digit source region. Returns MC_OK and the envelope (caller frees with
+ * Decodes and checks bytes from the bus: size <= max_bytes, a medclear Envelope (with no
+ * field numbered 0, see mc_bus_field_numbers_valid) of a known schema version with a
+ * body, a printable message id of at most MC_ID_MAX chars, a 6-digit source region. Returns MC_OK and the envelope (caller frees with
  * medclear__envelope__free_unpacked(env, NULL)), or a reason with detail filled in.
  */
 mc_reason_t mc_envelope_decode(const void *bytes, size_t len, size_t max_bytes,
                                Medclear__Envelope **out, char *detail, size_t detail_size);
+
+/*
+ * False when m or a message inside it holds an unknown field numbered 0. protobuf-c 1.4
+ * decodes such a field when its key is written in more than one byte, but packs it in
+ * one byte, which it then refuses to decode: a message must not change meaning or
+ * decodability when the signature check packs it again.
+ */
+bool mc_bus_field_numbers_valid(const ProtobufCMessage *m);
 
 /* True when s is 1..max printable ASCII characters without spaces. */
 bool mc_valid_id(const char *s, size_t max);

@@ -1,5 +1,6 @@
 /*
- * Checks of message bodies shared by more than one service.
+ * Checks of message bodies: pure functions of a decoded body, shared by the services
+ * and fuzzed on their own (tests/fuzz).
  */
 #ifndef MC_MSG_H
 #define MC_MSG_H
@@ -10,6 +11,23 @@
 
 #include "mc_reason.h"
 #include "medclear.pb-c.h"
+
+/*
+ * Checks a settlement request's shape and fee lines as the treating region does before
+ * splitting it: treating_region is region (the intake topic's), person, insuring region,
+ * date, visit type, 1..2000 lines with distinct line numbers, item codes and
+ * amount = round(quantity x price). Returns MC_OK or a reason with text naming the field
+ * or the line.
+ */
+mc_reason_t mc_msg_check_request(const Medclear__SettlementRequest *req, const char *region,
+                                 char *text, size_t text_size);
+
+/*
+ * Checks a claim's shape and that its split adds up, as the insuring region does before
+ * adjudicating it; an undo (CANCEL, REVERSE) needs its settlement id and negated totals.
+ * Returns MC_OK or a reason with text.
+ */
+mc_reason_t mc_msg_check_claim(const Medclear__Claim *c, char *text, size_t text_size);
 
 /*
  * Checks a claim result against the total of its claim: an accepted result has a

@@ -420,22 +420,12 @@ static mc_err_t apply_one(mc_service_t *svc, mc_msg_ctx_t *ctx)
     const rd_kafka_message_t *m = ctx->msg;
     char detail[256];
     Medclear__Envelope *env = NULL;
-    mc_reason_t r = mc_envelope_decode(m->payload, m->len, (size_t)svc->cfg->message_max, &env,
-                                       detail, sizeof(detail));
     /* Signature and age first: nothing of a forged or replayed message is recorded. */
-    if (r == MC_OK && svc->keyring)
-        r = mc_verify_envelope(svc->keyring, env, detail, sizeof(detail));
-    if (r == MC_OK && svc->cfg->max_age_ms > 0 &&
-        env->created_at_ms < mc_now_ms() - svc->cfg->max_age_ms) {
-        snprintf(detail, sizeof(detail), "created %" PRId64 " ms ago, more than %" PRId64,
-                 mc_now_ms() - env->created_at_ms, svc->cfg->max_age_ms);
-        r = MC_R_REPLAYED;
-    }
-    if (r != MC_OK) {
-        if (env)
-            medclear__envelope__free_unpacked(env, NULL);
+    mc_reason_t r = mc_envelope_open(svc->keyring, m->payload, m->len,
+                                     (size_t)svc->cfg->message_max, svc->cfg->max_age_ms,
+                                     mc_now_ms(), &env, detail, sizeof(detail));
+    if (r != MC_OK)
         return mc_ctx_dead_letter(ctx, r, detail);
-    }
     ctx->message_id = env->message_id;
     mc_log_context_envelope(env->source_region, env->message_id);
 

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -195,4 +196,26 @@ uint8_t *mc_envelope_seal(const mc_keyring_t *kr, const Medclear__Envelope *env,
         return NULL;
     }
     return mc_envelope_pack(&copy, len);
+}
+
+mc_reason_t mc_envelope_open(const mc_keyring_t *kr, const void *bytes, size_t len,
+                             size_t max_bytes, int64_t max_age_ms, int64_t now_ms,
+                             Medclear__Envelope **out, char *detail, size_t detail_size)
+{
+    Medclear__Envelope *env = NULL;
+    mc_reason_t r = mc_envelope_decode(bytes, len, max_bytes, &env, detail, detail_size);
+    if (r == MC_OK && kr)
+        r = mc_verify_envelope(kr, env, detail, detail_size);
+    if (r == MC_OK && max_age_ms > 0 && env->created_at_ms < now_ms - max_age_ms) {
+        /* in unsigned arithmetic: a creation time near INT64_MIN overflows int64_t */
+        snprintf(detail, detail_size, "created %" PRIu64 " ms ago, more than %" PRId64,
+                 (uint64_t)now_ms - (uint64_t)env->created_at_ms, max_age_ms);
+        r = MC_R_REPLAYED;
+    }
+    if (r != MC_OK && env) {
+        medclear__envelope__free_unpacked(env, NULL);
+        env = NULL;
+    }
+    *out = env;
+    return r;
 }

@@ -63,4 +63,17 @@ mc_reason_t mc_verify_envelope(const mc_keyring_t *kr, const Medclear__Envelope 
 uint8_t *mc_envelope_seal(const mc_keyring_t *kr, const Medclear__Envelope *env, size_t *len,
                           char *errstr, size_t errstr_size);
 
+/*
+ * What every service does first with bytes from the bus (mc_service.c): decodes and
+ * checks them (mc_envelope_decode with max_bytes), verifies the signature when kr is not
+ * NULL, and refuses a message created more than max_age_ms before now_ms (0: no limit).
+ * Signature and age come before anything is recorded, so nothing of a forged or replayed
+ * message is applied. Returns MC_OK and the envelope (caller frees with
+ * medclear__envelope__free_unpacked(env, NULL)), or a reason with detail filled in and
+ * *out NULL.
+ */
+mc_reason_t mc_envelope_open(const mc_keyring_t *kr, const void *bytes, size_t len,
+                             size_t max_bytes, int64_t max_age_ms, int64_t now_ms,
+                             Medclear__Envelope **out, char *detail, size_t detail_size);
+
 #endif

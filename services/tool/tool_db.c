@@ -6,7 +6,8 @@
  * nothing twice and a failed migration leaves nothing behind.
  *
  * Reference data (regions, hospitals, catalogs, persons, registrations, policies) is
- * loaded from CSV files with a header row. All files go in one transaction: each is
+ * loaded from CSV files with a header row (mc_data.c: which file fills which table, and
+ * the statements built from its header). All files go in one transaction: each is
  * COPYed into a staging copy of its table (so PostgreSQL's own errors name the file's
  * line and column) and merged by primary key, so loading twice changes nothing.
  */
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mc_data.h"
 #include "mc_db.h"
 #include "tool.h"
 #include "tool_out.h"
@@ -153,99 +155,30 @@ int tool_db(const mc_config_t *cfg, int argc, char **argv)
     return 2;
 }
 
-/* Files of a data directory, in load order (parents before children). */
-static const struct data_file {
-    const char *file;  /* relative to the data directory */
-    const char *table; /* schema-qualified */
-    const char *key;   /* primary key columns, for the merge */
-    const char *keep;  /* columns a reload never overwrites ("*": none), NULL: all are set */
-} data_files[] = {
-    {"treating/regions.csv", "treating.regions", "code", NULL},
-    {"treating/hospitals.csv", "treating.hospitals", "code", NULL},
-    {"treating/catalog.csv", "treating.catalog_items", "region, item_code, valid_from", NULL},
-    /* Balances and year-to-date figures are opening values: set once, then owned by the
-     * settlements, so loading the same files again never resets them. */
-    {"insuring/persons.csv", "insuring.persons", "person_id", "account_balance_fen"},
-    {"insuring/accumulators.csv", "insuring.accumulator_openings", "person_id, year, cap_group", "*"},
-    {"insuring/registrations.csv", "insuring.registrations",
-     "person_id, treating_region, reg_type, valid_from", NULL},
-    {"insuring/chronic.csv", "insuring.chronic_certifications",
-     "person_id, disease_code, valid_from", NULL},
-    {"insuring/policies.csv", "insuring.policies",
-     "region, insured_type, visit_type, effective_from", NULL},
-    {"clearing/parties.csv", "clearing.parties", "code", NULL},
-};
-
-static bool valid_column(const char *s)
-{
-    if (!*s || !((*s >= 'a' && *s <= 'z') || *s == '_'))
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return false;
-    return true;
-}
-
 /* Loads one CSV file into its table. Returns rows merged, or -1 (error printed). */
-static long load_one(PGconn *db, const char *path, const struct data_file *df)
+static long load_one(PGconn *db, const char *path, const mc_data_file_t *df)
 {
     size_t len;
     char *csv = read_file(path, &len);
     long rows = -1;
-    char cols[1024] = "", sets[4096] = "", sql[8192];
+    char err[256];
     PGresult *res = NULL;
+    mc_data_plan_t *plan = NULL;
     if (!csv) {
         fprintf(stderr, "medclear: could not read \"%s\": %s\n", path, strerror(errno));
         return -1;
     }
-
-    /* The header names the columns; each must be a plain column name of the table. */
-    char header[1024];
-    size_t h = strcspn(csv, "\r\n");
-    if (h == 0 || h >= sizeof(header)) {
-        fprintf(stderr, "medclear: %s: line 1: expected a header row of column names\n", path);
+    plan = malloc(sizeof(*plan));
+    if (!plan)
+        abort();
+    if (!mc_data_plan(df, csv, len, plan, err, sizeof(err))) {
+        fprintf(stderr, "medclear: %s: %s\n", path, err);
         goto out;
     }
-    memcpy(header, csv, h);
-    header[h] = '\0';
-    char *save = NULL;
-    for (char *c = strtok_r(header, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
-        while (*c == ' ')
-            c++;
-        if (!valid_column(c)) {
-            fprintf(stderr, "medclear: %s: line 1: \"%s\" is not a column name\n", path, c);
-            goto out;
-        }
-        size_t used = strlen(cols);
-        snprintf(cols + used, sizeof(cols) - used, "%s%s", used ? ", " : "", c);
-        char pad[80];
-        snprintf(pad, sizeof(pad), ",%s,", c);
-        char keys[256];
-        snprintf(keys, sizeof(keys), ",%s,", df->key);
-        for (char *k = keys; *k; k++)
-            if (*k == ' ')
-                memmove(k, k + 1, strlen(k));
-        char keep[256];
-        snprintf(keep, sizeof(keep), ",%s,", df->keep ? df->keep : "");
-        for (char *k = keep; *k; k++)
-            if (*k == ' ')
-                memmove(k, k + 1, strlen(k));
-        bool kept = strcmp(keep, ",*,") == 0 || strstr(keep, pad);
-        if (!strstr(keys, pad) && !kept) {
-            used = strlen(sets);
-            snprintf(sets + used, sizeof(sets) - used, "%s%s = EXCLUDED.%s", used ? ", " : "", c,
-                     c);
-        }
-    }
 
-    snprintf(sql, sizeof(sql),
-             "CREATE TEMP TABLE stage (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
-             "ON COMMIT DROP",
-             df->table);
-    if (!mc_db_do(db, sql, NULL))
+    if (!mc_db_do(db, plan->stage_sql, NULL))
         goto out;
-    snprintf(sql, sizeof(sql), "COPY stage (%s) FROM STDIN WITH (FORMAT csv, HEADER true)", cols);
-    res = PQexec(db, sql);
+    res = PQexec(db, plan->copy_sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         fprintf(stderr, "medclear: %s: %s", path, PQresultErrorMessage(res));
         goto out;
@@ -264,10 +197,7 @@ static long load_one(PGconn *db, const char *path, const struct data_file *df)
     PQclear(res);
     res = NULL;
 
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO %s (%s) SELECT %s FROM stage ON CONFLICT (%s) DO %s%s", df->table, cols,
-             cols, df->key, sets[0] ? "UPDATE SET " : "NOTHING", sets);
-    res = PQexec(db, sql);
+    res = PQexec(db, plan->merge_sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         fprintf(stderr, "medclear: %s: %s", path, PQresultErrorMessage(res));
         const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
@@ -283,6 +213,7 @@ static long load_one(PGconn *db, const char *path, const struct data_file *df)
 out:
     if (res)
         PQclear(res);
+    free(plan);
     free(csv);
     return rows;
 }
@@ -290,7 +221,6 @@ out:
 static int load(const mc_config_t *cfg, const char *dir, bool quiet)
 {
     char err[512];
-    const size_t n_files = sizeof(data_files) / sizeof(data_files[0]);
     long total = 0;
     tool_progress_t progress; /* on a terminal: the file being loaded, then a summary */
     tool_progress_start(&progress, quiet);
@@ -302,21 +232,21 @@ static int load(const mc_config_t *cfg, const char *dir, bool quiet)
     int rc = 1, loaded = 0;
     if (!mc_db_do(db, "BEGIN", NULL))
         goto out;
-    for (size_t i = 0; i < n_files; i++) {
+    for (size_t i = 0; i < mc_data_n_files; i++) {
         char path[1024];
-        snprintf(path, sizeof(path), "%s/%s", dir, data_files[i].file);
+        snprintf(path, sizeof(path), "%s/%s", dir, mc_data_files[i].file);
         FILE *f = fopen(path, "r");
         if (!f)
             continue; /* a data set need not have every kind of file */
         fclose(f);
         tool_progress_show(&progress, "data load: %s (file %zu of %zu, %ld rows so far)",
-                           data_files[i].file, i + 1, n_files, total);
-        long rows = load_one(db, path, &data_files[i]);
+                           mc_data_files[i].file, i + 1, mc_data_n_files, total);
+        long rows = load_one(db, path, &mc_data_files[i]);
         tool_progress_clear(&progress);
         if (rows < 0)
             goto out;
         total += rows;
-        printf("%-28s %6ld rows into %s\n", data_files[i].file, rows, data_files[i].table);
+        printf("%-28s %6ld rows into %s\n", mc_data_files[i].file, rows, mc_data_files[i].table);
         loaded++;
     }
     if (loaded == 0) {

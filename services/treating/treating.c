@@ -22,22 +22,6 @@
 #include "mc_msg.h"
 #include "mc_split.h"
 
-#define MAX_LINES 2000
-#define MAX_LINE_NO 99999
-
-static bool valid_item_code(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                  c == '.' || c == '-' || c == '_';
-        if (!ok || n >= 64)
-            return false;
-    }
-    return n > 0;
-}
-
 static mc_err_t emit_reply(mc_msg_ctx_t *ctx, const char *region, const char *trace_id,
                            Medclear__SettlementReply *reply)
 {
@@ -91,82 +75,6 @@ static int catalog_find(const catalog_t *cat, const char *code)
     return -1;
 }
 
-/*
- * Checks the request's shape and lines. Returns MC_OK or a reason with text naming the
- * field or the line.
- */
-static mc_reason_t check_request(const Medclear__SettlementRequest *req, const char *region,
-                                 char *text, size_t text_size)
-{
-    if (strcmp(req->treating_region, region) != 0) {
-        snprintf(text, text_size, "treating_region \"%.8s\" does not match intake topic region %s",
-                 req->treating_region, region);
-        return MC_R_BAD_REQUEST;
-    }
-    if (!mc_valid_id(req->person_id, MC_ID_MAX)) {
-        snprintf(text, text_size, "person_id missing or not printable ASCII of at most %d",
-                 MC_ID_MAX);
-        return MC_R_BAD_REQUEST;
-    }
-    if (!mc_valid_region(req->insuring_region)) {
-        snprintf(text, text_size, "insuring_region \"%.8s\" is not a 6-digit region code",
-                 req->insuring_region);
-        return MC_R_UNKNOWN_REGION;
-    }
-    if (!mc_date_valid(req->visit_date)) {
-        snprintf(text, text_size, "visit_date %d is not a valid yyyymmdd date", req->visit_date);
-        return MC_R_BAD_REQUEST;
-    }
-    if (req->visit_type != MEDCLEAR__VISIT_TYPE__OUTPATIENT &&
-        req->visit_type != MEDCLEAR__VISIT_TYPE__CHRONIC &&
-        req->visit_type != MEDCLEAR__VISIT_TYPE__INPATIENT) {
-        snprintf(text, text_size, "visit_type %d is not known", (int)req->visit_type);
-        return MC_R_BAD_REQUEST;
-    }
-    if (req->n_lines == 0 || req->n_lines > MAX_LINES) {
-        snprintf(text, text_size, "a request needs 1 to %d fee lines, got %zu", MAX_LINES,
-                 req->n_lines);
-        return MC_R_BAD_REQUEST;
-    }
-    static _Thread_local uint8_t seen[MAX_LINE_NO / 8 + 1];
-    memset(seen, 0, sizeof(seen));
-    for (size_t i = 0; i < req->n_lines; i++) {
-        const Medclear__FeeLine *l = req->lines[i];
-        if (l->line_no < 1 || l->line_no > MAX_LINE_NO) {
-            snprintf(text, text_size, "line %zu: line_no %d outside 1..%d", i + 1, l->line_no,
-                     MAX_LINE_NO);
-            return MC_R_BAD_REQUEST;
-        }
-        if (seen[l->line_no / 8] & (1u << (l->line_no % 8))) {
-            snprintf(text, text_size, "line %d: line_no appears twice", l->line_no);
-            return MC_R_BAD_REQUEST;
-        }
-        seen[l->line_no / 8] |= (uint8_t)(1u << (l->line_no % 8));
-        if (!valid_item_code(l->item_code)) {
-            snprintf(text, text_size,
-                     "line %d: item_code missing or not 1-64 characters of A-Z a-z 0-9 . - _",
-                     l->line_no);
-            return MC_R_BAD_REQUEST;
-        }
-        mc_fee_line_t fl = {l->quantity_milli, l->unit_price_fen, l->amount_fen};
-        mc_reason_t r = mc_split_check_line(&fl);
-        if (r == MC_R_AMOUNT_MISMATCH) {
-            snprintf(text, text_size,
-                     "line %d: amount_fen %" PRId64 " is not quantity_milli %" PRId64
-                     " x unit_price_fen %" PRId64 " / 1000 = %" PRId64,
-                     l->line_no, l->amount_fen, l->quantity_milli, l->unit_price_fen,
-                     mc_mul_div_round(l->quantity_milli, l->unit_price_fen, 1000));
-            return r;
-        }
-        if (r != MC_OK) {
-            snprintf(text, text_size, "line %d: quantity, price or amount %s", l->line_no,
-                     r == MC_R_NEGATIVE_VALUE ? "is negative" : "is out of range");
-            return r;
-        }
-    }
-    return MC_OK;
-}
-
 /* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. */
 static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const uint8_t *body,
                           size_t body_len)
@@ -183,7 +91,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_params_t p;
 
     mc_reason_t r;
-    r = check_request(req, region, text, sizeof(text));
+    r = mc_msg_check_request(req, region, text, sizeof(text));
     if (r != MC_OK) {
         err = answer_request(ctx, env, region, body, body_len, r, text);
         goto out;

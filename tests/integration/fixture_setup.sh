@@ -30,4 +30,8 @@ source "$DIR/env"
 medclear=("$MC_BUILD_DIR/services/tool/medclear" -c "$ROOT/deploy/config/medclear.conf")
 "${medclear[@]}" db migrate
 "${medclear[@]}" data load "$ROOT/deploy/sample"
+# Services an earlier run left behind would serve the old database and topics, and its
+# logs would be read again by fixture_cleanup.sh: stop them and start afresh.
+"$ROOT/deploy/network.sh" stop
+rm -f "$MC_RUN_DIR"/*.log "$MC_RUN_DIR"/*.log.prev
 "$ROOT/deploy/network.sh" start

@@ -36,6 +36,11 @@ produce altered "$dir/altered.bin"
 request "old-$tag" "H310000000031117OLD$tag" "$((now - 2 * 86400000))" | mc envelope sign >"$dir/old.bin"
 produce old "$dir/old.bin"
 
+# 3b. Properly signed, created at the earliest int64 time: its age overflowed int64_t
+# (found by tests/fuzz/fuzz_envelope); a replay all the same.
+request "ancient-$tag" "H310000000031117ANCIENT$tag" -9223372036854775808 | mc envelope sign >"$dir/ancient.bin"
+produce ancient "$dir/ancient.bin"
+
 # 4. The control: the signed original of 2, untouched.
 produce good "$dir/signed.bin"
 for _ in $(seq 150); do
@@ -46,10 +51,12 @@ check "signed request applied" 1 "$(recorded "H310000000031117ALTERED$tag")"
 check "signed request kept its amount" 2500 "$(sql "SELECT total_fen FROM treating.claims WHERE claim_id = 'H310000000031117ALTERED$tag'")"
 check "forged request not applied" 0 "$(recorded "H310000000031117FORGED$tag")"
 check "replayed request not applied" 0 "$(recorded "H310000000031117OLD$tag")"
+check "request of the earliest time not applied" 0 "$(recorded "H310000000031117ANCIENT$tag")"
 
 mc dlq list --json >"$dir/dlq"
 dl() { grep -F "\"source\":\"$intake/" "$dir/dlq" | grep -F "\"reason\":\"$1\"" | grep -c "$2" || true; }
 check "forgery and altered body dead-lettered as not matching" 2 \
   "$(dl BAD_SIGNATURE 'does not match key k310000-2026')"
-check "replay dead-lettered" 1 "$(dl REPLAYED 'ms ago')"
+check "replays dead-lettered" 2 "$(dl REPLAYED 'ms ago')"
+check "every service still running" 0 "$("$ROOT/deploy/network.sh" status >/dev/null; echo $?)"
 finish
