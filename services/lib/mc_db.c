@@ -216,6 +216,10 @@ void mc_array_int(mc_array_t *a, int64_t v)
 void mc_array_str(mc_array_t *a, const char *s)
 {
     bool first = a->n++ == 0;
+    if (!s) {
+        array_put(a, first ? "NULL" : ",NULL", first ? 4 : 5);
+        return;
+    }
     array_put(a, first ? "\"" : ",\"", first ? 1 : 2);
     for (const char *p = s; *p; p++) {
         if (*p == '"' || *p == '\\')

@@ -72,7 +72,7 @@ typedef struct mc_array {
 
 void mc_array_init(mc_array_t *a);
 void mc_array_int(mc_array_t *a, int64_t v);
-void mc_array_str(mc_array_t *a, const char *s);
+void mc_array_str(mc_array_t *a, const char *s); /* NULL: an SQL NULL element */
 /* Returns the finished literal, owned by a until mc_array_free(). */
 const char *mc_array_text(mc_array_t *a);
 void mc_array_free(mc_array_t *a);

@@ -18,9 +18,11 @@
 #include "mc_metrics.h"
 #include "mc_sign.h"
 
-/* One outbox row waiting to be published after the commit. */
+/* One outbox row: written to the database with the others of its batch just before the
+ * commit (mc_service.c outbox_flush), then published. */
 typedef struct pending {
-    int64_t id;
+    int64_t id;                 /* 0 until written */
+    char cause[MC_ID_MAX + 1];  /* message id of what caused it; "" for none */
     char topic[128];
     char key[MC_ID_MAX + 1];
     uint8_t *payload;
@@ -41,6 +43,7 @@ struct mc_service {
     char dlq_topic[128];
     pending_t *pending;
     int n_pending, cap_pending;
+    int n_written; /* pending[0 .. n_written) are in the outbox table already */
     bool db_lost;      /* the connection broke: reconnect before the next batch */
     bool backlog;      /* some outbox rows are not published yet: retry */
     int64_t next_tick; /* when the service's periodic work runs next (epoch ms) */
@@ -51,7 +54,8 @@ struct mc_service {
     /* statements, schema-qualified at start-up */
     char sql_inbox_insert[256];
     char sql_inbox_hash[256];
-    char sql_outbox_insert[320];
+    char sql_inbox_record[400];
+    char sql_outbox_insert[480];
     char sql_outbox_reemit[400];
     char sql_outbox_published[160];
     char sql_outbox_unpublished[256];
@@ -89,6 +93,7 @@ static pending_t *pending_add(mc_service_t *svc)
 static void pending_from_row(mc_service_t *svc, const PGresult *res, int row)
 {
     pending_t *p = pending_add(svc);
+    svc->n_written = svc->n_pending; /* only ever read back after outbox_flush() */
     p->id = mc_db_int(res, row, 0);
     snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, row, 1));
     snprintf(p->key, sizeof(p->key), "%s", PQgetvalue(res, row, 2));
@@ -107,13 +112,92 @@ static void pending_from_row(mc_service_t *svc, const PGresult *res, int row)
     }
 }
 
+/* Forgets the rows from n on: their transaction or savepoint was rolled back. */
 static void pending_truncate(mc_service_t *svc, int n)
 {
     while (svc->n_pending > n)
         free(svc->pending[--svc->n_pending].payload);
+    if (svc->n_written > n)
+        svc->n_written = n;
 }
 
-/* Inserts one outbox row and queues it for publishing. Takes ownership of payload. */
+/* Hex text of bytes for a bytea[] element ("\\x..."), appended to a. */
+static void array_bytea(mc_array_t *a, const uint8_t *data, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *text = malloc(2 * len + 3);
+    if (!text)
+        abort();
+    text[0] = '\\';
+    text[1] = 'x';
+    for (size_t i = 0; i < len; i++) {
+        text[2 + 2 * i] = hex[data[i] >> 4];
+        text[3 + 2 * i] = hex[data[i] & 15];
+    }
+    text[2 + 2 * len] = '\0';
+    mc_array_str(a, text);
+    free(text);
+}
+
+/*
+ * Writes the outbox rows not written yet in one statement (multi-row, through unnest)
+ * and gives each its id. Called before anything reads the outbox in the transaction and
+ * before its commit.
+ */
+static bool outbox_flush(mc_service_t *svc)
+{
+    int from = svc->n_written, n = svc->n_pending - from;
+    if (n == 0)
+        return true;
+    mc_array_t col[7];
+    for (int c = 0; c < 7; c++)
+        mc_array_init(&col[c]);
+    for (int i = from; i < svc->n_pending; i++) {
+        const pending_t *p = &svc->pending[i];
+        bool dead = p->reason[0] != '\0';
+        mc_array_str(&col[0], p->cause[0] ? p->cause : NULL);
+        mc_array_str(&col[1], p->topic);
+        mc_array_str(&col[2], p->key);
+        array_bytea(&col[3], p->payload, p->len);
+        mc_array_str(&col[4], dead ? p->reason : NULL);
+        mc_array_str(&col[5], dead ? p->detail : NULL);
+        mc_array_str(&col[6], dead ? p->source : NULL);
+    }
+    mc_params_t prm;
+    mc_params_init(&prm);
+    for (int c = 0; c < 7; c++)
+        mc_p_str(&prm, mc_array_text(&col[c]));
+    PGresult *res = mc_db_run(svc->db, svc->sql_outbox_insert, &prm);
+    for (int c = 0; c < 7; c++)
+        mc_array_free(&col[c]);
+    if (!res)
+        return false;
+    if (PQntuples(res) != n) {
+        mc_error("outbox: %d rows written for %d", PQntuples(res), n);
+        PQclear(res);
+        return false;
+    }
+    /* The rows are inserted in array order, so their serial ids ascend in that order. */
+    int64_t *ids = malloc((size_t)n * sizeof(*ids));
+    if (!ids)
+        abort();
+    for (int i = 0; i < n; i++)
+        ids[i] = mc_db_int(res, i, 0);
+    PQclear(res);
+    for (int i = 1; i < n; i++) /* insertion sort: RETURNING order is not promised */
+        for (int j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            int64_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    for (int i = 0; i < n; i++)
+        svc->pending[from + i].id = ids[i];
+    free(ids);
+    svc->n_written = svc->n_pending;
+    return true;
+}
+
+/* Queues one outbox row, written at the next outbox_flush(). Takes ownership of payload. */
 static mc_err_t outbox_add(mc_msg_ctx_t *ctx, const char *topic, const char *key,
                            uint8_t *payload, size_t len, mc_reason_t reason,
                            const char *detail, const char *source)
@@ -124,28 +208,12 @@ static mc_err_t outbox_add(mc_msg_ctx_t *ctx, const char *topic, const char *key
     snprintf(p->key, sizeof(p->key), "%s", key ? key : "");
     p->payload = payload;
     p->len = len;
+    snprintf(p->cause, sizeof(p->cause), "%s", ctx->message_id ? ctx->message_id : "");
     if (reason != MC_OK) {
         snprintf(p->reason, sizeof(p->reason), "%s", mc_reason_code(reason));
         snprintf(p->detail, sizeof(p->detail), "%s", detail ? detail : "");
         snprintf(p->source, sizeof(p->source), "%s", source ? source : "");
     }
-
-    mc_params_t prm;
-    mc_params_init(&prm);
-    mc_p_str(&prm, ctx->message_id);
-    mc_p_str(&prm, p->topic);
-    mc_p_str(&prm, p->key);
-    mc_p_bytes(&prm, p->payload, p->len);
-    mc_p_str(&prm, reason != MC_OK ? p->reason : NULL);
-    mc_p_str(&prm, reason != MC_OK ? p->detail : NULL);
-    mc_p_str(&prm, reason != MC_OK ? p->source : NULL);
-    PGresult *res = mc_db_run(svc->db, svc->sql_outbox_insert, &prm);
-    if (!res) {
-        pending_truncate(svc, svc->n_pending - 1);
-        return MC_ERR_DB;
-    }
-    p->id = mc_db_int(res, 0, 0);
-    PQclear(res);
     return MC_ERR_OK;
 }
 
@@ -201,7 +269,8 @@ mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bo
     mc_p_str(&prm, topic);
     mc_p_str(&prm, key);
     mc_p_str(&prm, ctx->message_id);
-    /* binary results so the payload comes back as raw bytes */
+    if (!outbox_flush(svc)) /* the row to send again may be of this very batch */
+        return MC_ERR_DB;
     PGresult *res = mc_db_run(svc->db, svc->sql_outbox_reemit, &prm);
     if (!res)
         return MC_ERR_DB;
@@ -219,11 +288,19 @@ static void build_sql(mc_service_t *svc)
              "INSERT INTO %s.inbox (message_id, payload_hash, topic, partition, kafka_offset) "
              "VALUES ($1, sha256($2), $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
              s);
+    snprintf(svc->sql_inbox_record, sizeof(svc->sql_inbox_record),
+             "INSERT INTO %s.inbox (message_id, payload_hash, topic, partition, kafka_offset) "
+             "SELECT m, decode(h, 'hex'), t, p, o FROM unnest($1::text[], $2::text[], $3::text[], "
+             "$4::integer[], $5::bigint[]) AS u(m, h, t, p, o) "
+             "ON CONFLICT DO NOTHING RETURNING message_id",
+             s);
     snprintf(svc->sql_inbox_hash, sizeof(svc->sql_inbox_hash),
              "SELECT payload_hash = sha256($2) FROM %s.inbox WHERE message_id = $1", s);
     snprintf(svc->sql_outbox_insert, sizeof(svc->sql_outbox_insert),
              "INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, reason, detail, source) "
-             "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             "SELECT c, t, k, p, r, d, s FROM unnest($1::text[], $2::text[], $3::text[], "
+             "$4::bytea[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY "
+             "AS u(c, t, k, p, r, d, s, n) ORDER BY n RETURNING id",
              s);
     snprintf(svc->sql_outbox_reemit, sizeof(svc->sql_outbox_reemit),
              "INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, resent_of) "
@@ -414,44 +491,37 @@ fail:
     return NULL;
 }
 
-/* Records the message in the inbox and hands it to the handler or duplicate handler. */
-static mc_err_t apply_one(mc_service_t *svc, mc_msg_ctx_t *ctx)
+/* Decodes m and checks its signature and age: nothing of a forged or replayed message is
+ * recorded. Returns MC_OK with *env, or the reason with its detail. */
+static mc_reason_t open_message(mc_service_t *svc, const rd_kafka_message_t *m,
+                                Medclear__Envelope **env, char *detail, size_t size)
+{
+    *env = NULL;
+    return mc_envelope_open(svc->keyring, m->payload, m->len, (size_t)svc->cfg->message_max,
+                            svc->cfg->max_age_ms, mc_now_ms(), env, detail, size);
+}
+
+/*
+ * Handles an opened message whose id the inbox has recorded: fresh is true when this
+ * message recorded it, false when it was there before (a duplicate: compared by hash, and
+ * answered by the service's duplicate handler). Frees env.
+ */
+static mc_err_t handle_opened(mc_service_t *svc, mc_msg_ctx_t *ctx, Medclear__Envelope *env,
+                              bool fresh)
 {
     const rd_kafka_message_t *m = ctx->msg;
-    char detail[256];
-    Medclear__Envelope *env = NULL;
-    /* Signature and age first: nothing of a forged or replayed message is recorded. */
-    mc_reason_t r = mc_envelope_open(svc->keyring, m->payload, m->len,
-                                     (size_t)svc->cfg->message_max, svc->cfg->max_age_ms,
-                                     mc_now_ms(), &env, detail, sizeof(detail));
-    if (r != MC_OK)
-        return mc_ctx_dead_letter(ctx, r, detail);
     ctx->message_id = env->message_id;
     mc_log_context_envelope(env->source_region, env->message_id);
-
     mc_err_t err;
-    mc_params_t prm;
-    mc_params_init(&prm);
-    mc_p_str(&prm, env->message_id);
-    mc_p_bytes(&prm, m->payload, m->len);
-    mc_p_str(&prm, rd_kafka_topic_name(m->rkt));
-    mc_p_int(&prm, m->partition);
-    mc_p_int(&prm, m->offset);
-    PGresult *res = mc_db_run(svc->db, svc->sql_inbox_insert, &prm);
-    if (!res) {
-        err = MC_ERR_DB;
-        goto out;
-    }
-    bool fresh = PQntuples(res) == 1;
-    PQclear(res);
-
     if (fresh) {
         err = svc->def->handle(ctx, env, svc->def->opaque);
         goto out;
     }
-
-    prm.n = 2;
-    res = mc_db_run(svc->db, svc->sql_inbox_hash, &prm);
+    mc_params_t prm;
+    mc_params_init(&prm);
+    mc_p_str(&prm, env->message_id);
+    mc_p_bytes(&prm, m->payload, m->len);
+    PGresult *res = mc_db_run(svc->db, svc->sql_inbox_hash, &prm);
     if (!res) {
         err = MC_ERR_DB;
         goto out;
@@ -470,6 +540,114 @@ out:
     medclear__envelope__free_unpacked(env, NULL);
     ctx->message_id = NULL;
     return err;
+}
+
+/* Applies one message on its own: open, record in the inbox, handle (the careful path). */
+static mc_err_t apply_one(mc_service_t *svc, mc_msg_ctx_t *ctx)
+{
+    const rd_kafka_message_t *m = ctx->msg;
+    char detail[256];
+    Medclear__Envelope *env;
+    mc_reason_t r = open_message(svc, m, &env, detail, sizeof(detail));
+    if (r != MC_OK)
+        return mc_ctx_dead_letter(ctx, r, detail);
+    mc_params_t prm;
+    mc_params_init(&prm);
+    mc_p_str(&prm, env->message_id);
+    mc_p_bytes(&prm, m->payload, m->len);
+    mc_p_str(&prm, rd_kafka_topic_name(m->rkt));
+    mc_p_int(&prm, m->partition);
+    mc_p_int(&prm, m->offset);
+    PGresult *res = mc_db_run(svc->db, svc->sql_inbox_insert, &prm);
+    if (!res) {
+        medclear__envelope__free_unpacked(env, NULL);
+        return MC_ERR_DB;
+    }
+    bool fresh = PQntuples(res) == 1;
+    PQclear(res);
+    return handle_opened(svc, ctx, env, fresh);
+}
+
+/* One message of a batch on the fast path, opened before any is handled. */
+typedef struct opened {
+    Medclear__Envelope *env; /* NULL: refused (reason, detail) or a consumer error */
+    mc_reason_t reason;
+    char detail[256];
+    bool fresh; /* this message recorded its id in the inbox */
+} opened_t;
+
+static void free_opened(opened_t *o, int n)
+{
+    for (int i = 0; o && i < n; i++)
+        if (o[i].env)
+            medclear__envelope__free_unpacked(o[i].env, NULL);
+    free(o);
+}
+
+static int compare_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Records the ids of the opened messages of a batch in the inbox with one statement, and
+ * marks fresh the first message of each id that was not there before (a later message
+ * of the batch with the same id is a duplicate, as one of a later batch would be).
+ */
+static bool record_batch(mc_service_t *svc, rd_kafka_message_t **msgs, opened_t *o, int n)
+{
+    mc_array_t col[5];
+    for (int c = 0; c < 5; c++)
+        mc_array_init(&col[c]);
+    int n_opened = 0;
+    for (int i = 0; i < n; i++) {
+        if (!o[i].env)
+            continue;
+        uint8_t digest[32];
+        char hex[65];
+        mc_sha256(msgs[i]->payload, msgs[i]->len, digest);
+        for (int k = 0; k < 32; k++)
+            snprintf(hex + 2 * k, 3, "%02x", digest[k]);
+        mc_array_str(&col[0], o[i].env->message_id);
+        mc_array_str(&col[1], hex);
+        mc_array_str(&col[2], rd_kafka_topic_name(msgs[i]->rkt));
+        mc_array_int(&col[3], msgs[i]->partition);
+        mc_array_int(&col[4], msgs[i]->offset);
+        n_opened++;
+    }
+    bool ok = true;
+    if (n_opened > 0) {
+        mc_params_t prm;
+        mc_params_init(&prm);
+        for (int c = 0; c < 5; c++)
+            mc_p_str(&prm, mc_array_text(&col[c]));
+        PGresult *res = mc_db_run(svc->db, svc->sql_inbox_record, &prm);
+        ok = res != NULL;
+        if (res) {
+            int rows = PQntuples(res);
+            const char **ids = malloc((size_t)(rows ? rows : 1) * sizeof(*ids));
+            bool *used = calloc((size_t)(rows ? rows : 1), sizeof(*used));
+            if (!ids || !used)
+                abort();
+            for (int r = 0; r < rows; r++)
+                ids[r] = PQgetvalue(res, r, 0);
+            qsort(ids, (size_t)rows, sizeof(*ids), compare_str);
+            for (int i = 0; i < n; i++) {
+                if (!o[i].env)
+                    continue;
+                const char *key = o[i].env->message_id;
+                const char **hit = bsearch(&key, ids, (size_t)rows, sizeof(*ids), compare_str);
+                if (hit && !used[hit - ids])
+                    o[i].fresh = used[hit - ids] = true;
+            }
+            free(ids);
+            free(used);
+            PQclear(res);
+        }
+    }
+    for (int c = 0; c < 5; c++)
+        mc_array_free(&col[c]);
+    return ok;
 }
 
 /* Seconds on the monotonic clock, for latencies. */
@@ -498,17 +676,32 @@ typedef enum batch_rc {
 } batch_rc_t;
 
 /*
- * Applies one batch in one transaction. The fast path runs the messages back to back; if
- * one fails, the whole transaction is rolled back and the caller applies the batch again
- * carefully, each message under a savepoint, so the poison message is dead-lettered
- * alone and the others are applied (DESIGN.md section 4: a batch is split, not retried
- * forever). Savepoints cost two round trips per message, so only the careful path pays.
+ * Applies one batch in one transaction. The fast path opens every message, records all
+ * their ids in the inbox with one statement, runs the handlers back to back and writes
+ * what they emitted to the outbox with one more; if one fails, the whole transaction is
+ * rolled back and the caller applies the batch again carefully, each message on its own
+ * under a savepoint, so the poison message is dead-lettered alone and the others are
+ * applied (DESIGN.md section 4: a batch is split, not retried forever). Savepoints and
+ * per-message inbox rows cost round trips, so only the careful path pays them.
  */
 static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n, bool careful)
 {
     double t0 = mono_seconds();
     if (!mc_db_do(svc->db, "BEGIN", NULL))
         return BATCH_LOST;
+    /* The fast path opens every message first and records all their ids in one statement. */
+    opened_t *o = NULL;
+    if (!careful) {
+        o = calloc((size_t)n, sizeof(*o));
+        if (!o)
+            abort();
+        for (int i = 0; i < n; i++)
+            if (!msgs[i]->err)
+                o[i].reason = open_message(svc, msgs[i], &o[i].env, o[i].detail,
+                                           sizeof(o[i].detail));
+        if (!record_batch(svc, msgs, o, n))
+            goto failed;
+    }
     for (int i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
         log_context(m);
@@ -519,22 +712,24 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
             continue;
         }
         mc_msg_ctx_t ctx = {.svc = svc, .msg = m};
+        if (!careful) {
+            Medclear__Envelope *env = o[i].env;
+            o[i].env = NULL; /* handle_opened() frees it */
+            mc_err_t err = env ? handle_opened(svc, &ctx, env, o[i].fresh)
+                               : mc_ctx_dead_letter(&ctx, o[i].reason, o[i].detail);
+            if (err == MC_ERR_OK)
+                continue;
+            mc_debug("message %d of a batch of %d failed; applying the batch one by one", i + 1, n);
+            goto failed;
+        }
         int mark = svc->n_pending;
-        if (careful && !mc_db_do(svc->db, "SAVEPOINT msg", NULL))
+        if (!mc_db_do(svc->db, "SAVEPOINT msg", NULL))
             goto lost;
         mc_err_t err = apply_one(svc, &ctx);
         if (err == MC_ERR_OK) {
-            if (careful && !mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
+            if (!mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
                 goto lost;
             continue;
-        }
-        if (!careful) {
-            mc_log_context_clear();
-            pending_truncate(svc, 0);
-            if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK", NULL))
-                return BATCH_LOST;
-            mc_debug("message %d of a batch of %d failed; applying the batch one by one", i + 1, n);
-            return BATCH_SPLIT;
         }
         /* The message is undone alone; a broken connection ends the batch instead. */
         char detail[256];
@@ -551,6 +746,10 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
             goto lost;
     }
     mc_log_context_clear();
+    free(o);
+    o = NULL;
+    if (!outbox_flush(svc))
+        goto lost;
     double c0 = mono_seconds();
     if (!mc_db_do(svc->db, "COMMIT", NULL))
         goto lost;
@@ -558,7 +757,16 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
     mc_metrics_observe(svc->metrics, MC_H_COMMIT_SECONDS, c1 - c0);
     mc_metrics_observe(svc->metrics, MC_H_BATCH_SECONDS, c1 - t0);
     return BATCH_DONE;
+failed:
+    /* the fast path failed: nothing of the batch stays; it is applied again carefully */
+    free_opened(o, n);
+    mc_log_context_clear();
+    pending_truncate(svc, 0);
+    if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK", NULL))
+        return BATCH_LOST;
+    return BATCH_SPLIT;
 lost:
+    free_opened(o, n);
     mc_log_context_clear();
     pending_truncate(svc, 0);
     if (!mc_db_broken(svc->db) && !mc_db_do(svc->db, "ROLLBACK", NULL))
@@ -600,7 +808,8 @@ static void run_tick(mc_service_t *svc)
         svc->db_lost = mc_db_broken(svc->db);
         return;
     }
-    if (svc->def->tick(&ctx, svc->def->opaque) != MC_ERR_OK || !mc_db_do(svc->db, "COMMIT", NULL)) {
+    if (svc->def->tick(&ctx, svc->def->opaque) != MC_ERR_OK || !outbox_flush(svc) ||
+        !mc_db_do(svc->db, "COMMIT", NULL)) {
         pending_truncate(svc, 0);
         if (mc_db_broken(svc->db))
             svc->db_lost = true;

@@ -219,3 +219,10 @@ mc_reason_t mc_envelope_open(const mc_keyring_t *kr, const void *bytes, size_t l
     *out = env;
     return r;
 }
+
+void mc_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    unsigned int n = 0;
+    if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) || n != 32)
+        abort(); /* only on an out-of-memory inside OpenSSL */
+}

@@ -76,4 +76,7 @@ mc_reason_t mc_envelope_open(const mc_keyring_t *kr, const void *bytes, size_t l
                              size_t max_bytes, int64_t max_age_ms, int64_t now_ms,
                              Medclear__Envelope **out, char *detail, size_t detail_size);
 
+/* SHA-256 of len bytes (the inbox's payload hash, computed as PostgreSQL's sha256()). */
+void mc_sha256(const void *data, size_t len, uint8_t out[32]);
+
 #endif
