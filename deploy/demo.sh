@@ -109,6 +109,14 @@ medclear prepay show
 step "the clearing centre's ledger: trial balance (fen)"
 medclear ledger balance
 
+step "the treating regions' ledger for the claims of $window (fen)"
+medclear ledger statement "$window" --ledger treating
+
+step "the month-end report of $window"
+medclear report window "$window" --html "$MC_RUN_DIR/report-$window.html"
+medclear report window "$window"
+echo "HTML page: $MC_RUN_DIR/report-$window.html"
+
 step "done"
 cat <<MSG
 The network is still running (logs in $MC_RUN_DIR). Try:
