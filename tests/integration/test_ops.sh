@@ -266,4 +266,23 @@ else
   echo "skip systemd-analyze verify: systemd-analyze is not installed and could not be"
 fi
 
+# docker-compose.yml: `docker compose config` parses and resolves it where the compose
+# plugin is installed (not a Debian package; see README).
+if docker compose version >/dev/null 2>&1; then
+  if docker compose -f "$ROOT/docker-compose.yml" config -q >"$dir/compose" 2>&1; then
+    check "docker compose config accepts docker-compose.yml" ok ok
+  else
+    cat "$dir/compose"
+    check "docker compose config accepts docker-compose.yml" ok failed
+  fi
+  check "the servers and services of the compose file have health checks" "kafka postgres treating insuring clearing" \
+    "$(docker compose -f "$ROOT/docker-compose.yml" config --format json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["services"]
+print(" ".join(n for n in ("kafka", "postgres", "treating", "insuring", "clearing")
+               if s.get(n, {}).get("healthcheck", {}).get("test")))')"
+else
+  echo "skip docker compose config: the compose plugin is not installed"
+fi
+
 finish
