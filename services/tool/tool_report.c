@@ -35,13 +35,16 @@ typedef struct report {
     PGresult *win, *pairs, *parties;
 } report_t;
 
-enum { W_ID, W_STATUS, W_START, W_END, W_ISSUED, W_SHA };
+enum { W_ID, W_STATUS, W_START, W_END, W_ISSUED, W_SHA, W_SETTLEMENT, W_CONFIRM_DUE, W_PAY_DUE };
 static const char WINDOW_SQL[] =
     "SELECT window_id, status, "
     "to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
     "to_char(period_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
     "coalesce(to_char(issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), ''), "
-    "coalesce(statement_sha256, '') FROM clearing.windows WHERE window_id = $1";
+    "coalesce(statement_sha256, ''), lower(settlement), "
+    "coalesce(to_char(confirm_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), ''), "
+    "coalesce(to_char(pay_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') "
+    "FROM clearing.windows WHERE window_id = $1";
 
 /* usage_bp -1: no quota placed for the pair */
 enum { P_INS, P_TRT, P_CLAIMS, P_AMOUNT, P_PAID, P_QUOTA, P_USED, P_BP };
@@ -203,6 +206,10 @@ static void print_text(const report_t *r)
     printf("\n");
     if (*mc_db_str(w, 0, W_SHA))
         printf("  statement  sha256 %s\n", mc_db_str(w, 0, W_SHA));
+    if (*mc_db_str(w, 0, W_CONFIRM_DUE))
+        printf("  settlement %s; confirmations due %s UTC, transfers due %s UTC\n",
+               mc_db_str(w, 0, W_SETTLEMENT), mc_db_str(w, 0, W_CONFIRM_DUE),
+               mc_db_str(w, 0, W_PAY_DUE));
     if (!issued(r)) {
         printf("\nNo statement has been issued for this window yet "
                "(medclear window issue %s).\n",
@@ -536,6 +543,15 @@ static void html(FILE *f, const report_t *r)
     }
     fputs("</td></tr><tr><td>statement sha256</td><td>", f);
     esc(f, *mc_db_str(w, 0, W_SHA) ? mc_db_str(w, 0, W_SHA) : "not issued yet");
+    if (*mc_db_str(w, 0, W_CONFIRM_DUE)) {
+        fputs("</td></tr><tr><td>settlement</td><td>", f);
+        esc(f, mc_db_str(w, 0, W_SETTLEMENT));
+        fputs("; confirmations due ", f);
+        esc(f, mc_db_str(w, 0, W_CONFIRM_DUE));
+        fputs(" UTC, transfers due ", f);
+        esc(f, mc_db_str(w, 0, W_PAY_DUE));
+        fputs(" UTC", f);
+    }
     fputs("</td></tr></table>\n", f);
     fputs("<div class=\"grid\"><section><h2>Who owes whom</h2>\n"
           "<p>An arrow runs from the insuring party that owes to the treating party that is "
