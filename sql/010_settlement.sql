@@ -64,13 +64,14 @@ CREATE TABLE clearing.net_transfers (
 
 INSERT INTO clearing.accounts VALUES ('settlement:centre', 'ASSET') ON CONFLICT DO NOTHING;
 
--- The statement of a window as text: as before, with the settlement method and, for a
--- multilateral one, the net transfer of every party.
+-- The statement of a window as text: a bilateral one byte for byte as before (so the
+-- hashes of statements issued before this migration still verify); a multilateral one
+-- names its method and adds the net transfer of every party.
 CREATE OR REPLACE FUNCTION clearing.statement_text(w text) RETURNS text LANGUAGE sql STABLE AS $$
   SELECT 'medclear clearing statement ' || win.window_id || E'\n'
       || 'period,' || to_char(win.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
       || ',' || to_char(win.period_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || E'\n'
-      || 'settlement,' || win.settlement || E'\n'
+      || CASE WHEN win.settlement = 'MULTILATERAL' THEN E'settlement,MULTILATERAL\n' ELSE '' END
       || E'insuring,treating,claims,amount_fen\n'
       || coalesce((SELECT string_agg(insuring_party || ',' || treating_party || ',' || claims || ','
                                      || amount_fen, E'\n' ORDER BY insuring_party, treating_party)
