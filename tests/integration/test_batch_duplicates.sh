@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Duplicates inside one batch: the fast path records a whole batch's message ids in the
+# inbox with one statement, so the first copy of an id must be handled and the later
+# copies of the same batch treated as duplicates, exactly as copies in later batches are.
+# 1. With the treating service stopped, a request, two byte-for-byte copies of it and a
+#    second request wait on the intake topic; the service, started again, takes them in
+#    one batch. Each request is settled once and answered with one reply.
+# 2. With the clearing centre stopped, a claim and two copies of it wait on the claims
+#    topic. Copies the inbox missed would reach the centre's handler as a claim "routed
+#    before" and be dead-lettered; copies it caught are skipped.
+source "$(dirname "$0")/lib.sh"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"; "$ROOT/deploy/network.sh" restart treating >/dev/null 2>&1 || true' EXIT
+
+stamp=$(date +%H%M%S)
+claim() { # claim REQUEST_ID FILE
+  printf '%s\n' "request_id = $1" "treating_region = 330000" "hospital = H33000000001" \
+    "person = P340000000003" "insuring_region = 340000" "visit_type = OUTPATIENT" \
+    "visit_date = 2026-11-20" "line = 1, 002101000010000, CT scan single site, 1000, 12000" >"$2"
+}
+a="H330000000012026112016${stamp}1"
+b="H330000000012026112016${stamp}2"
+claim "$a" "$dir/a.claim"
+claim "$b" "$dir/b.claim"
+
+"$ROOT/deploy/network.sh" kill treating >/dev/null
+mc submit "$dir/a.claim" >/dev/null
+# the request's bytes as they lie on the intake topic, sent twice more, then request b
+topic="$MEDCLEAR_TOPIC_PREFIX.intake.330000"
+where=$(kcat -C -b "$MC_KAFKA_BROKERS" -t "$topic" -o beginning -e -q -f '%k %p %o\n' | awk -v k="$a" '$1 == k {print $2, $3}' | tail -1)
+check "request a is on the intake topic" 1 "$([[ -n $where ]] && echo 1 || echo 0)"
+kcat -C -b "$MC_KAFKA_BROKERS" -t "$topic" -p "${where% *}" -o "${where#* }" -c 1 -e -q -f '%s' >"$dir/a.bin"
+kcat -P -b "$MC_KAFKA_BROKERS" -t "$topic" -p "${where% *}" -k "$a" "$dir/a.bin" "$dir/a.bin"
+mc submit "$dir/b.claim" >/dev/null
+check "three copies of a wait on its partition" 3 "$(kcat -C -b "$MC_KAFKA_BROKERS" -t "$topic" -p "${where% *}" -o beginning -e -q -f '%k\n' | grep -c "^$a$")"
+"$ROOT/deploy/network.sh" restart treating >/dev/null
+
+for _ in $(seq 150); do
+  [[ $(sql "SELECT count(*) FROM treating.requests WHERE request_id IN ('$a', '$b') AND status <> 'PENDING'") == 2 ]] && break
+  sleep 0.2
+done
+for r in "$a" "$b"; do
+  check "$r: settled" SETTLED "$(sql "SELECT status FROM treating.claims WHERE request_id = '$r' AND kind = 'SETTLE'")"
+  check "$r: one claim" 1 "$(sql "SELECT count(*) FROM treating.claims WHERE request_id = '$r'")"
+  check "$r: answered once" 1 "$(sql "SELECT answers FROM treating.requests WHERE request_id = '$r'")"
+  check "$r: one settlement at the insuring region" 1 "$(sql "SELECT count(*) FROM insuring.settlements WHERE request_id = '$r'")"
+  check "$r: one distinct reply" 1 "$(sql "SELECT count(DISTINCT payload) FROM treating.outbox WHERE msg_key = '$r' AND topic LIKE '%.reply.%'")"
+done
+check "a's message id recorded once in the inbox" 1 "$(sql "SELECT count(*) FROM treating.inbox i JOIN treating.requests r USING (message_id) WHERE r.request_id = '$a'")"
+check "nothing of them dead-lettered" 0 "$(sql "SELECT count(*) FROM treating.outbox WHERE msg_key = '$a' AND reason IS NOT NULL")"
+# 2. the clearing centre
+c="H330000000012026112016${stamp}3"
+claim "$c" "$dir/c.claim"
+"$ROOT/deploy/network.sh" kill clearing >/dev/null
+mc submit "$dir/c.claim" >/dev/null
+for _ in $(seq 100); do
+  cid=$(sql "SELECT claim_id FROM treating.claims WHERE request_id = '$c'")
+  [[ -n $cid ]] && [[ $(sql "SELECT count(*) FROM treating.outbox WHERE msg_key = '$cid' AND published_at IS NOT NULL") -ge 1 ]] && break
+  sleep 0.2
+done
+claims="$MEDCLEAR_TOPIC_PREFIX.claims"
+where=$(kcat -C -b "$MC_KAFKA_BROKERS" -t "$claims" -o beginning -e -q -f '%k %p %o\n' | awk -v k="$cid" '$1 == k {print $2, $3}' | tail -1)
+check "claim of c is on the claims topic" 1 "$([[ -n $where ]] && echo 1 || echo 0)"
+kcat -C -b "$MC_KAFKA_BROKERS" -t "$claims" -p "${where% *}" -o "${where#* }" -c 1 -e -q -f '%s' >"$dir/c.bin"
+kcat -P -b "$MC_KAFKA_BROKERS" -t "$claims" -p "${where% *}" -k "$cid" "$dir/c.bin" "$dir/c.bin"
+"$ROOT/deploy/network.sh" restart clearing >/dev/null
+for _ in $(seq 300); do # the centre's consumer group takes seconds to rebalance
+  [[ $(sql "SELECT status FROM treating.claims WHERE request_id = '$c' AND kind = 'SETTLE'") == SETTLED ]] && break
+  sleep 0.2
+done
+check "$c: settled" SETTLED "$(sql "SELECT status FROM treating.claims WHERE request_id = '$c' AND kind = 'SETTLE'")"
+check "$c: routed once by the centre" 1 "$(sql "SELECT count(*) FROM clearing.claims WHERE claim_id = '$cid'")"
+check "$c: no copy dead-lettered by the centre" 0 "$(sql "SELECT count(*) FROM clearing.outbox WHERE msg_key = '$cid' AND reason IS NOT NULL")"
+check "$c: forwarded once to the insuring party" 1 "$(sql "SELECT count(*) FROM clearing.outbox WHERE msg_key = '$cid' AND topic LIKE '%.claims.%'")"
+
+mc verify --wait-ms 20000 >"$dir/verify" || true
+check "verify holds" "verify: all invariants hold" "$(tail -1 "$dir/verify")"
+finish
