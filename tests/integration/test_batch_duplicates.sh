@@ -5,12 +5,14 @@
 # 1. With the treating service stopped, a request, two byte-for-byte copies of it and a
 #    second request wait on the intake topic; the service, started again, takes them in
 #    one batch. Each request is settled once and answered with one reply.
-# 2. With the clearing centre stopped, a claim and two copies of it wait on the claims
-#    topic. Copies the inbox missed would reach the centre's handler as a claim "routed
-#    before" and be dead-lettered; copies it caught are skipped.
+# 2. With the clearing centre paused (SIGSTOP, for less than the claim timeout and the
+#    consumer session, so that nothing times out or rebalances), a claim and two copies
+#    of it wait on the claims topic. Copies the inbox missed would reach the centre's
+#    handler as a claim "routed before" and be dead-lettered; copies it caught are skipped.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"; "$ROOT/deploy/network.sh" restart treating >/dev/null 2>&1 || true' EXIT
+centre=$(cat "$MC_RUN_DIR/clearing.pid")
+trap 'kill -CONT "$centre" 2>/dev/null; rm -rf "$dir"; "$ROOT/deploy/network.sh" restart treating >/dev/null 2>&1 || true' EXIT
 
 stamp=$(date +%H%M%S)
 claim() { # claim REQUEST_ID FILE
@@ -51,7 +53,7 @@ check "nothing of them dead-lettered" 0 "$(sql "SELECT count(*) FROM treating.ou
 # 2. the clearing centre
 c="H330000000012026112016${stamp}3"
 claim "$c" "$dir/c.claim"
-"$ROOT/deploy/network.sh" kill clearing >/dev/null
+kill -STOP "$centre"
 mc submit "$dir/c.claim" >/dev/null
 for _ in $(seq 100); do
   cid=$(sql "SELECT claim_id FROM treating.claims WHERE request_id = '$c'")
@@ -63,8 +65,8 @@ where=$(kcat -C -b "$MC_KAFKA_BROKERS" -t "$claims" -o beginning -e -q -f '%k %p
 check "claim of c is on the claims topic" 1 "$([[ -n $where ]] && echo 1 || echo 0)"
 kcat -C -b "$MC_KAFKA_BROKERS" -t "$claims" -p "${where% *}" -o "${where#* }" -c 1 -e -q -f '%s' >"$dir/c.bin"
 kcat -P -b "$MC_KAFKA_BROKERS" -t "$claims" -p "${where% *}" -k "$cid" "$dir/c.bin" "$dir/c.bin"
-"$ROOT/deploy/network.sh" restart clearing >/dev/null
-for _ in $(seq 300); do # the centre's consumer group takes seconds to rebalance
+kill -CONT "$centre"
+for _ in $(seq 300); do
   [[ $(sql "SELECT status FROM treating.claims WHERE request_id = '$c' AND kind = 'SETTLE'") == SETTLED ]] && break
   sleep 0.2
 done
@@ -73,6 +75,7 @@ check "$c: routed once by the centre" 1 "$(sql "SELECT count(*) FROM clearing.cl
 check "$c: no copy dead-lettered by the centre" 0 "$(sql "SELECT count(*) FROM clearing.outbox WHERE msg_key = '$cid' AND reason IS NOT NULL")"
 check "$c: forwarded once to the insuring party" 1 "$(sql "SELECT count(*) FROM clearing.outbox WHERE msg_key = '$cid' AND topic LIKE '%.claims.%'")"
 
-mc verify --wait-ms 20000 >"$dir/verify" || true
+check "$c: answered once, not timed out" "1 ACCEPTED" "$(sql "SELECT answers || ' ' || status FROM treating.requests WHERE request_id = '$c'")"
+mc verify --wait-ms 20000 >"$dir/verify" || cat "$dir/verify"
 check "verify holds" "verify: all invariants hold" "$(tail -1 "$dir/verify")"
 finish
