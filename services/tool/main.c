@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mc_db.h"
 #include "mc_log.h"
 #include "tool.h"
 
@@ -48,6 +49,15 @@ const char *tool_yuan(long long fen, char out[32])
     unsigned long long a = fen < 0 ? 0ULL - (unsigned long long)fen : (unsigned long long)fen;
     snprintf(out, 32, "%s%llu.%02llu", fen < 0 ? "-" : "", a / 100, a % 100);
     return out;
+}
+
+PGconn *tool_connect(const mc_config_t *cfg)
+{
+    char err[512];
+    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
+    if (!db)
+        fprintf(stderr, "medclear: %s\n", err);
+    return db;
 }
 
 int main(int argc, char **argv)

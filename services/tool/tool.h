@@ -6,6 +6,8 @@
 #ifndef TOOL_H
 #define TOOL_H
 
+#include <libpq-fe.h>
+
 #include "mc_config.h"
 
 int tool_db(const mc_config_t *cfg, int argc, char **argv);     /* db migrate */
@@ -23,5 +25,8 @@ int tool_report(const mc_config_t *cfg, int argc, char **argv); /* report window
 
 /* Formats fen as yuan with two decimals ("-12.05") into out[32]. */
 const char *tool_yuan(long long fen, char out[32]);
+
+/* Connects to cfg's database; on failure prints why on stderr and returns NULL. */
+PGconn *tool_connect(const mc_config_t *cfg);
 
 #endif

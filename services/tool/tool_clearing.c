@@ -61,19 +61,10 @@ static bool parse(int argc, char **argv, opts_t *o)
     return true;
 }
 
-static PGconn *connect_db(const mc_config_t *cfg)
-{
-    char err[512];
-    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
-    if (!db)
-        fprintf(stderr, "medclear: %s\n", err);
-    return db;
-}
-
 /* Runs a read-only query and prints it. */
 static int show(const mc_config_t *cfg, tool_format_t f, const char *sql, const mc_params_t *p)
 {
-    PGconn *db = connect_db(cfg);
+    PGconn *db = tool_connect(cfg);
     if (!db)
         return 1;
     PGresult *res = mc_db_run(db, sql, p);
@@ -95,7 +86,7 @@ static int show(const mc_config_t *cfg, tool_format_t f, const char *sql, const 
 static int act(const mc_config_t *cfg, tool_format_t f, const char *const *sqls, int n,
                const mc_params_t *p)
 {
-    PGconn *db = connect_db(cfg);
+    PGconn *db = tool_connect(cfg);
     if (!db)
         return 1;
     int rc = 1;

@@ -60,15 +60,12 @@ static int sql_file_filter(const struct dirent *d)
 
 static int migrate(const mc_config_t *cfg)
 {
-    char err[512];
     int rc = 1, applied = 0;
     struct dirent **files = NULL;
     int n = -1;
-    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
-    if (!db) {
-        fprintf(stderr, "medclear: %s\n", err);
+    PGconn *db = tool_connect(cfg);
+    if (!db)
         return 1;
-    }
     /* One migrator at a time; the lock is released when the session ends. */
     if (!mc_db_do(db, "SELECT pg_advisory_lock(7245001)", NULL) ||
         !mc_db_do(db,
@@ -220,15 +217,12 @@ out:
 
 static int load(const mc_config_t *cfg, const char *dir, bool quiet)
 {
-    char err[512];
     long total = 0;
     tool_progress_t progress; /* on a terminal: the file being loaded, then a summary */
     tool_progress_start(&progress, quiet);
-    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
-    if (!db) {
-        fprintf(stderr, "medclear: %s\n", err);
+    PGconn *db = tool_connect(cfg);
+    if (!db)
         return 1;
-    }
     int rc = 1, loaded = 0;
     if (!mc_db_do(db, "BEGIN", NULL))
         goto out;

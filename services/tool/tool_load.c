@@ -313,14 +313,12 @@ static void network_free(network_t *net)
  */
 static bool network_load(const mc_config_t *cfg, int32_t visit_date, network_t *net)
 {
-    char err[512], date[11];
+    char date[11];
     bool ok = false;
     PGresult *hosp = NULL, *items = NULL, *regs = NULL;
-    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
-    if (!db) {
-        fprintf(stderr, "medclear: %s\n", err);
+    PGconn *db = tool_connect(cfg);
+    if (!db)
         return false;
-    }
     mc_date_format(visit_date, date);
     mc_params_t p;
     mc_params_init(&p);

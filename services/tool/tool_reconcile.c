@@ -55,12 +55,9 @@ int tool_reconcile(const mc_config_t *cfg, int argc, char **argv)
         fprintf(stderr, "usage: medclear reconcile --window W | --day YYYY-MM-DD [--csv|--json]\n");
         return 2;
     }
-    char err[512];
-    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
-    if (!db) {
-        fprintf(stderr, "medclear: %s\n", err);
+    PGconn *db = tool_connect(cfg);
+    if (!db)
         return 1;
-    }
     char dayiso[11] = "";
     if (day[0])
         mc_date_format(ymd, dayiso);

@@ -82,13 +82,10 @@ static bool window_id_ok(const char *s)
 /* Reads window id and its statement in one snapshot. Returns 0 or the exit status. */
 static int report_load(const mc_config_t *cfg, const char *id, report_t *r)
 {
-    char err[512];
     int rc = 1;
-    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
-    if (!db) {
-        fprintf(stderr, "medclear: %s\n", err);
+    PGconn *db = tool_connect(cfg);
+    if (!db)
         return 1;
-    }
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, id);

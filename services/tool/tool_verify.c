@@ -187,12 +187,9 @@ int tool_verify(const mc_config_t *cfg, int argc, char **argv)
         fprintf(stderr, "usage: medclear verify [--wait-ms N]\n");
         return 2;
     }
-    char err[512];
-    PGconn *db = mc_db_connect(cfg->conninfo, err, sizeof(err));
-    if (!db) {
-        fprintf(stderr, "medclear: %s\n", err);
+    PGconn *db = tool_connect(cfg);
+    if (!db)
         return 1;
-    }
     /* One snapshot for all checks, so they see the same moment. */
     int failed;
     int64_t deadline = mc_now_ms() + wait_ms;
