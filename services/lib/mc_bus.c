@@ -90,11 +90,18 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 rd_kafka_t *mc_bus_producer(const mc_config_t *cfg, char *errstr, size_t errstr_size)
 {
+    return mc_bus_producer_with(cfg, on_delivery, NULL, errstr, errstr_size);
+}
+
+rd_kafka_t *mc_bus_producer_with(const mc_config_t *cfg, mc_bus_delivery_fn *dr, void *opaque,
+                                 char *errstr, size_t errstr_size)
+{
     static const char *const defaults[] = {
         "bootstrap.servers", "127.0.0.1:19092",
         "enable.idempotence", "true",
         "acks", "all",
         "linger.ms", "2",
+        "socket.nagle.disable", "true",
         "compression.type", "lz4",
         "message.max.bytes", "4194304",
         NULL,
@@ -102,7 +109,8 @@ rd_kafka_t *mc_bus_producer(const mc_config_t *cfg, char *errstr, size_t errstr_
     rd_kafka_conf_t *conf = make_conf(cfg, defaults, errstr, errstr_size);
     if (!conf)
         return NULL;
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    rd_kafka_conf_set_opaque(conf, opaque);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
     if (!rk)
         rd_kafka_conf_destroy(conf);
@@ -120,6 +128,7 @@ rd_kafka_t *mc_bus_consumer(const mc_config_t *cfg, const char *group_id,
         "isolation.level", "read_committed",
         "enable.partition.eof", "false",
         "fetch.wait.max.ms", "10",
+        "socket.nagle.disable", "true",
         "session.timeout.ms", "10000",
         "heartbeat.interval.ms", "1000",
         "topic.metadata.refresh.interval.ms", "10000",

@@ -33,6 +33,11 @@ void mc_bus_topic2(const mc_config_t *cfg, char *buf, size_t size, const char *w
  */
 rd_kafka_t *mc_bus_producer(const mc_config_t *cfg, char *errstr, size_t errstr_size);
 
+/* The same producer with delivery reports going to dr instead, which is given opaque. */
+typedef void mc_bus_delivery_fn(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+rd_kafka_t *mc_bus_producer_with(const mc_config_t *cfg, mc_bus_delivery_fn *dr, void *opaque,
+                                 char *errstr, size_t errstr_size);
+
 /*
  * Creates a consumer in group_id (manual offset commits, read_committed, earliest) and
  * subscribes it to topics (none: the caller assigns partitions). Returns NULL and fills errstr on failure. Caller closes with

@@ -44,6 +44,9 @@ struct mc_service {
     pending_t *pending;
     int n_pending, cap_pending;
     int n_written; /* pending[0 .. n_written) are in the outbox table already */
+    int in_flight;     /* outbox rows handed to the producer, not reported on yet */
+    int64_t *delivered; /* ids of outbox rows delivered, not yet marked published */
+    int n_delivered, cap_delivered;
     bool db_lost;      /* the connection broke: reconnect before the next batch */
     bool backlog;      /* some outbox rows are not published yet: retry */
     int64_t next_tick; /* when the service's periodic work runs next (epoch ms) */
@@ -319,12 +322,44 @@ static void build_sql(mc_service_t *svc)
              "SELECT count(*) FROM %s.outbox WHERE published_at IS NULL", s);
 }
 
-/* Produces every pending row, waits for delivery and marks delivered rows published.
- * Rows that failed stay unpublished and are retried by publish_backlog(). */
-static bool publish_pending(mc_service_t *svc)
+/*
+ * Delivery report of an outbox row (its id is the message's opaque). Served by
+ * rd_kafka_poll() / rd_kafka_flush() on the loop's thread: a delivered id waits in
+ * svc->delivered until mark_published() writes it; a failed row stays unpublished and
+ * the backlog publishes it again.
+ */
+static void on_published(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    if (svc->n_pending == 0)
-        return true;
+    (void)rk;
+    mc_service_t *svc = opaque;
+    svc->in_flight--;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (m->err) {
+        mc_warn("could not deliver to %s: %s", topic, rd_kafka_err2str(m->err));
+        mc_metrics_count(svc->metrics, MC_C_PRODUCE_FAILED, topic, 1);
+        svc->backlog = true;
+        return;
+    }
+    mc_metrics_count(svc->metrics, MC_C_PRODUCED, topic, 1);
+    if (svc->n_delivered == svc->cap_delivered) {
+        int cap = svc->cap_delivered ? svc->cap_delivered * 2 : 1024;
+        int64_t *d = realloc(svc->delivered, (size_t)cap * sizeof(*d));
+        if (!d)
+            abort();
+        svc->delivered = d;
+        svc->cap_delivered = cap;
+    }
+    svc->delivered[svc->n_delivered++] = (int64_t)(intptr_t)m->_private;
+}
+
+/*
+ * Hands every pending row (committed in the outbox) to the producer and forgets it; the
+ * delivery reports come later. Does not wait for the broker: the next batch is applied
+ * while this one is on its way. A row the producer refuses stays unpublished for the
+ * backlog.
+ */
+static void produce_pending(mc_service_t *svc)
+{
     for (int i = 0; i < svc->n_pending; i++) {
         pending_t *p = &svc->pending[i];
         rd_kafka_headers_t *hdrs = NULL;
@@ -341,25 +376,79 @@ static bool publish_pending(mc_service_t *svc)
                                     RD_KAFKA_V_KEY(p->key, strlen(p->key)),
                                     RD_KAFKA_V_VALUE(p->payload, p->len),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&p->delivered),
-                                    RD_KAFKA_V_END);
+                                    RD_KAFKA_V_HEADERS(hdrs),
+                                    RD_KAFKA_V_OPAQUE((void *)(intptr_t)p->id), RD_KAFKA_V_END);
             if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(svc->producer, 50);
         } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
         if (err) {
             mc_error("could not produce to %s: %s", p->topic, rd_kafka_err2str(err));
+            mc_metrics_count(svc->metrics, MC_C_PRODUCE_FAILED, p->topic, 1);
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
-            p->delivered = -1;
+            svc->backlog = true;
+            continue;
         }
+        svc->in_flight++;
     }
+    pending_truncate(svc, 0);
+}
+
+/*
+ * Marks the delivered rows published: inside the batch transaction when one is open (the
+ * caller forgets them with marks_done() once it commits), or on its own. A mark lost to
+ * a crash only publishes the row once more, which every consumer's inbox skips.
+ * Returns the number of ids written, or -1 on a database error.
+ */
+static int mark_published(mc_service_t *svc)
+{
+    int n = svc->n_delivered;
+    if (n == 0)
+        return 0;
+    mc_array_t ids;
+    mc_array_init(&ids);
+    for (int i = 0; i < n; i++)
+        mc_array_int(&ids, svc->delivered[i]);
+    mc_params_t prm;
+    mc_params_init(&prm);
+    mc_p_str(&prm, mc_array_text(&ids));
+    bool ok = mc_db_do(svc->db, svc->sql_outbox_published, &prm);
+    mc_array_free(&ids);
+    return ok ? n : -1;
+}
+
+/* Forgets the first n delivered ids, written and committed by mark_published(). */
+static void marks_done(mc_service_t *svc, int n)
+{
+    if (n <= 0)
+        return;
+    memmove(svc->delivered, svc->delivered + n,
+            (size_t)(svc->n_delivered - n) * sizeof(*svc->delivered));
+    svc->n_delivered -= n;
+}
+
+/* Marks what was delivered in a statement of its own, outside any batch. */
+static void mark_published_now(mc_service_t *svc)
+{
+    int n = mark_published(svc);
+    if (n < 0)
+        svc->db_lost = mc_db_broken(svc->db);
+    else
+        marks_done(svc, n);
+}
+
+/*
+ * Waits up to 30 s for every message handed to the producer, then marks what was
+ * delivered. Returns false when some did not go out (the broker is away): those are
+ * purged and stay unpublished, to go out later; a copy that did reach the broker is a
+ * duplicate with the same message id, which every consumer's inbox skips.
+ */
+static bool drain(mc_service_t *svc)
+{
     rd_kafka_flush(svc->producer, 30000);
-    if (rd_kafka_outq_len(svc->producer) > 0) {
+    bool all = rd_kafka_outq_len(svc->producer) == 0;
+    if (!all) {
         mc_metrics_broker(svc->metrics, false, "outbox messages not delivered within 30 s");
-        /* The broker is away. The delivery reports point into svc->pending, which is
-         * about to be reused: purge what is left and serve its reports now. The rows
-         * stay unpublished and go out later; a copy that did reach the broker is a
-         * duplicate with the same message id, which every consumer's inbox skips. */
         rd_kafka_purge(svc->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         for (int i = 0; i < 100 && rd_kafka_outq_len(svc->producer) > 0; i++)
             rd_kafka_poll(svc->producer, 100);
@@ -368,56 +457,37 @@ static bool publish_pending(mc_service_t *svc)
     if (rd_kafka_fatal_error(svc->producer, fatal, sizeof(fatal))) {
         char err[512];
         mc_error("producer failed (%s); creating a new one", fatal);
-        rd_kafka_t *fresh = mc_bus_producer(svc->cfg, err, sizeof(err));
+        rd_kafka_t *fresh = mc_bus_producer_with(svc->cfg, on_published, svc, err, sizeof(err));
         if (fresh) {
             rd_kafka_destroy(svc->producer);
             svc->producer = fresh;
+            svc->in_flight = 0;
         } else {
             mc_error("could not create a producer: %s", err);
         }
+        all = false;
     }
-
-    /* "{1,2,3}" */
-    size_t cap = (size_t)svc->n_pending * 21 + 3, off = 0;
-    char *ids = malloc(cap);
-    if (!ids)
-        abort();
-    ids[off++] = '{';
-    int n_ok = 0;
-    for (int i = 0; i < svc->n_pending; i++) {
-        bool delivered = svc->pending[i].delivered == 1;
-        mc_metrics_count(svc->metrics, delivered ? MC_C_PRODUCED : MC_C_PRODUCE_FAILED,
-                         svc->pending[i].topic, 1);
-        if (!delivered)
-            continue;
-        off += (size_t)snprintf(ids + off, cap - off, "%s%" PRId64, n_ok ? "," : "",
-                                svc->pending[i].id);
-        n_ok++;
-    }
-    ids[off++] = '}';
-    ids[off] = '\0';
-    bool all = n_ok == svc->n_pending;
-    bool ok = true;
-    if (n_ok > 0) {
-        mc_params_t prm;
-        mc_params_init(&prm);
-        mc_p_str(&prm, ids);
-        ok = mc_db_do(svc->db, svc->sql_outbox_published, &prm);
-    }
-    free(ids);
-    pending_truncate(svc, 0);
-    return ok && all;
+    mark_published_now(svc);
+    return all && !svc->db_lost;
 }
 
-/* Publishes outbox rows left unpublished (by a crash or a broker outage). */
+/*
+ * Publishes outbox rows left unpublished (by a crash, a refused or failed delivery, or a
+ * broker outage), after every message in flight has been delivered and marked, so that
+ * none goes out twice from here.
+ */
 static bool publish_backlog(mc_service_t *svc)
 {
+    if (!drain(svc))
+        return false;
+    svc->backlog = false;
     for (;;) {
         PGresult *res = PQexecParams(svc->db, svc->sql_outbox_unpublished, 0, NULL, NULL, NULL,
                                      NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             mc_error("could not read the outbox: %s", PQresultErrorMessage(res));
             PQclear(res);
+            svc->backlog = true;
             return false;
         }
         int n = PQntuples(res);
@@ -426,8 +496,11 @@ static bool publish_backlog(mc_service_t *svc)
         PQclear(res);
         if (n > 0)
             mc_info("publishing %d outbox rows left from before", n);
-        if (!publish_pending(svc))
+        produce_pending(svc);
+        if (!drain(svc) || svc->backlog) {
+            svc->backlog = true;
             return false;
+        }
         if (n < 10000)
             return true;
     }
@@ -455,7 +528,7 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
     svc->db = mc_db_connect_as(cfg->conninfo, cfg->db_user, errstr, errstr_size);
     if (!svc->db)
         goto fail;
-    svc->producer = mc_bus_producer(cfg, errstr, errstr_size);
+    svc->producer = mc_bus_producer_with(cfg, on_published, svc, errstr, errstr_size);
     if (!svc->producer)
         goto fail;
 
@@ -689,9 +762,14 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
     double t0 = mono_seconds();
     if (!mc_db_do(svc->db, "BEGIN", NULL))
         return BATCH_LOST;
-    /* The fast path opens every message first and records all their ids in one statement. */
+    /* The fast path opens every message first and records all their ids in one statement.
+     * It also marks published what the broker acknowledged since the last batch. */
     opened_t *o = NULL;
+    int marked = 0;
     if (!careful) {
+        marked = mark_published(svc);
+        if (marked < 0)
+            goto failed;
         o = calloc((size_t)n, sizeof(*o));
         if (!o)
             abort();
@@ -753,6 +831,7 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
     double c0 = mono_seconds();
     if (!mc_db_do(svc->db, "COMMIT", NULL))
         goto lost;
+    marks_done(svc, marked);
     double c1 = mono_seconds();
     mc_metrics_observe(svc->metrics, MC_H_COMMIT_SECONDS, c1 - c0);
     mc_metrics_observe(svc->metrics, MC_H_BATCH_SECONDS, c1 - t0);
@@ -817,8 +896,7 @@ static void run_tick(mc_service_t *svc)
             PQclear(PQexec(svc->db, "ROLLBACK"));
         return;
     }
-    if (!publish_pending(svc))
-        svc->backlog = true;
+    produce_pending(svc);
 }
 
 /*
@@ -951,8 +1029,9 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
         check_health(svc);
         if (svc->db_lost)
             continue;
-        if (svc->backlog && publish_backlog(svc))
-            svc->backlog = false;
+        rd_kafka_poll(svc->producer, 0); /* delivery reports */
+        if (svc->backlog)
+            publish_backlog(svc);
         if (svc->def->tick && mc_now_ms() >= svc->next_tick) {
             svc->next_tick = mc_now_ms() + 1000;
             run_tick(svc);
@@ -964,15 +1043,16 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
 
         int n = 0;
         rd_kafka_message_t *first = rd_kafka_consumer_poll(svc->consumer, 100);
-        if (!first)
+        if (!first) {
+            mark_published_now(svc); /* idle: nothing to fold the marks into */
             continue;
+        }
         msgs[n++] = first;
+        /* Messages already fetched are always taken; batch.timeout.ms waits for more. */
         int64_t deadline = mc_now_ms() + svc->cfg->batch_timeout_ms;
         while (n < max) {
             int64_t left = deadline - mc_now_ms();
-            if (left <= 0)
-                break;
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(svc->consumer, (int)left);
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(svc->consumer, left > 0 ? (int)left : 0);
             if (!m)
                 break;
             msgs[n++] = m;
@@ -1006,15 +1086,16 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
         if (rc == BATCH_LOST)
             break;
         mc_debug("committed a batch of %d messages", n);
-        if (!publish_pending(svc)) {
-            mc_warn("outbox not fully published; will retry");
-            svc->backlog = true;
-        }
-        rd_kafka_resp_err_t err = rd_kafka_commit(svc->consumer, NULL, 0);
+        produce_pending(svc);
+        /* The batch is in the database, so its offsets may move without waiting: a commit
+         * that is lost only brings messages again, which the inbox recognises. */
+        rd_kafka_resp_err_t err = rd_kafka_commit(svc->consumer, NULL, 1);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
             mc_warn("could not commit offsets: %s", rd_kafka_err2str(err));
     }
     free(msgs);
+    if (!svc->db_lost)
+        drain(svc); /* what is on its way goes out and is marked before we stop */
     mc_metrics_phase(svc->metrics, MC_PHASE_STOPPING, NULL);
     mc_info("stopping");
     return 0;
@@ -1038,6 +1119,7 @@ void mc_service_destroy(mc_service_t *svc)
     }
     pending_truncate(svc, 0);
     free(svc->pending);
+    free(svc->delivered);
     mc_keyring_destroy(svc->keyring);
     free(svc);
 }

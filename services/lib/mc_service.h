@@ -2,10 +2,12 @@
  * The consume-apply-publish loop every service runs (DESIGN.md section 4). A service
  * supplies a handler per decoded message; this module does the rest:
  *
- *   poll a batch -> BEGIN -> per message: decode, record its id in the inbox (duplicates
- *   go to the duplicate handler), run the handler under a savepoint, which writes state
- *   and outgoing messages into the outbox -> COMMIT -> publish the outbox with the
- *   idempotent producer -> mark rows published -> commit Kafka offsets.
+ *   poll a batch (what is fetched already, or waits batch.timeout.ms for more) -> BEGIN
+ *   -> mark published what the broker acknowledged since the last batch -> per message:
+ *   decode, record its id in the inbox (duplicates go to the duplicate handler), run the
+ *   handler, which writes state and outgoing messages into the outbox -> COMMIT -> hand
+ *   the outbox rows to the idempotent producer -> commit Kafka offsets, without waiting
+ *   for either: the next batch is applied while this one travels.
  *
  * A message the handler cannot process (bad bytes, a database error of its own) is
  * rolled back alone and sent to the dead-letter topic; the partition keeps moving.
