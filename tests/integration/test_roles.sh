@@ -27,4 +27,15 @@ check "insuring role cannot read the treating schema" 1 "$(as medclear_insuring 
 check "insuring role updates accumulators" 0 "$(as medclear_insuring "UPDATE insuring.accumulators SET year = year WHERE false")"
 check "clearing role cannot delete postings" 1 "$(as medclear_clearing "DELETE FROM clearing.postings")"
 check "clearing role posts balanced entries" 0 "$(as medclear_clearing "SELECT clearing.post_pair('test', NULL, 'test', NULL, '310000', '320000', 1)")"
+# Every journal entry of the regions' ledgers balances, checked at commit
+# (sql/011_ledger_checks.sql).
+mc submit --wait --timeout-ms 60000 "$ROOT/deploy/sample/claims/1-inpatient-long-term.claim" >/dev/null 2>&1 || true
+for s in treating insuring; do
+  acct=$(sql "SELECT account FROM $s.accounts ORDER BY account LIMIT 1")
+  check "$s: a balanced entry commits" 0 "$(as "medclear_$s" "SELECT $s.post('test', NULL, 'test', '$acct', 'ASSET', 'test:other', 'LIABILITY', 5); SET CONSTRAINTS ALL IMMEDIATE")"
+  unbalanced="WITH e AS (INSERT INTO $s.journal (source_id, memo) VALUES ('test', 'test') RETURNING entry_id) INSERT INTO $s.postings (entry_id, account, debit_fen) SELECT entry_id, '$acct', 5 FROM e; SET CONSTRAINTS ALL IMMEDIATE"
+  check "$s: an entry that does not balance is refused" 1 "$(as "medclear_$s" "$unbalanced")"
+  err=$(psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=medclear_$s }" -XAtq -c "BEGIN" -c "$unbalanced" -c "ROLLBACK" 2>&1 >/dev/null || true)
+  check "$s: the refusal names the entry and its sums" 1 "$(grep -cE "journal entry $s\.[0-9]+ does not balance: debits 5 credits 0" <<<"$err")"
+done
 finish
