@@ -54,8 +54,6 @@ struct mc_service {
     mc_metrics_t *metrics; /* NULL: nothing counted */
     int64_t next_health;   /* when the health checks run next (epoch ms) */
     int64_t next_lag;      /* when the consumer lag is sampled next (epoch ms) */
-    int64_t next_commit;   /* when the consumed offsets are committed next (epoch ms) */
-    bool uncommitted;      /* batches were applied since the offsets were last committed */
     /* statements, schema-qualified at start-up */
     char sql_inbox_insert[256];
     char sql_inbox_hash[256];
@@ -1014,24 +1012,6 @@ static void count_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n)
             mc_metrics_count(svc->metrics, MC_C_DEAD_LETTERS, svc->pending[i].reason, 1);
 }
 
-/*
- * Commits the offsets of the applied batches, at most every 100 ms unless forced, and
- * without waiting unless forced (when stopping). The batches are in the database already,
- * so a commit that is late or lost only brings messages again, which the inbox skips (a
- * request is answered again with the bytes of its reply); committing after every batch
- * of a few messages cost the broker more than the messages themselves.
- */
-static void commit_offsets(mc_service_t *svc, bool now)
-{
-    if (!svc->uncommitted || (!now && mc_now_ms() < svc->next_commit))
-        return;
-    rd_kafka_resp_err_t err = rd_kafka_commit(svc->consumer, NULL, now ? 0 : 1);
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        mc_warn("could not commit offsets: %s", rd_kafka_err2str(err));
-    svc->uncommitted = false;
-    svc->next_commit = mc_now_ms() + 100;
-}
-
 int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
 {
     int max = (int)svc->cfg->batch_max;
@@ -1066,7 +1046,6 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
         if (!first) {
             rd_kafka_poll(svc->producer, 0);
             mark_published_now(svc); /* idle: nothing to fold the marks into */
-            commit_offsets(svc, false);
             continue;
         }
         msgs[n++] = first;
@@ -1109,13 +1088,16 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
             break;
         mc_debug("committed a batch of %d messages", n);
         produce_pending(svc);
-        svc->uncommitted = true;
-        commit_offsets(svc, false);
+        /* The commit is waited for. Committing without waiting, or every 100 ms, was
+         * tried: the fault test then lost intake messages across a broker restart in one
+         * run of two, for a reason not found yet. */
+        rd_kafka_resp_err_t err = rd_kafka_commit(svc->consumer, NULL, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            mc_warn("could not commit offsets: %s", rd_kafka_err2str(err));
     }
     free(msgs);
     if (!svc->db_lost)
         drain(svc); /* what is on its way goes out and is marked before we stop */
-    commit_offsets(svc, true);
     mc_metrics_phase(svc->metrics, MC_PHASE_STOPPING, NULL);
     mc_info("stopping");
     return 0;

@@ -6,8 +6,8 @@
  *   -> mark published what the broker acknowledged since the last batch -> per message:
  *   decode, record its id in the inbox (duplicates go to the duplicate handler), run the
  *   handler, which writes state and outgoing messages into the outbox -> COMMIT -> hand
- *   the outbox rows to the idempotent producer -> commit Kafka offsets, without waiting
- *   for either: the next batch is applied while this one travels.
+ *   the outbox rows to the idempotent producer without waiting for the broker (the next
+ *   batch is applied while this one travels) -> commit Kafka offsets.
  *
  * A message the handler cannot process (bad bytes, a database error of its own) is
  * rolled back alone and sent to the dead-letter topic; the partition keeps moving.
