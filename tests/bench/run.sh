@@ -71,10 +71,13 @@ if ((claims > 0 && claims < WINDOW_CLAIMS)); then
                    FROM clearing.claims c
                   WHERE window_id = (SELECT window_id FROM clearing.windows WHERE status = 'OPEN'))
     INSERT INTO clearing.claims
-    SELECT (jsonb_populate_record(NULL::clearing.claims,
-              to_jsonb(s.c) || jsonb_build_object('claim_id', 'BENCH' || g || '-' || (s.c).claim_id,
-                                                  'request_id', 'BENCH' || g || '-' || (s.c).request_id))).*
-      FROM generate_series(0, $copied - 1) g JOIN src s ON s.i = g % s.k"
+    SELECT p.*
+      FROM src s
+     CROSS JOIN LATERAL generate_series(0, ($copied - 1 - s.i) / s.k) r
+     CROSS JOIN LATERAL jsonb_populate_record(NULL::clearing.claims, to_jsonb(s.c)
+            || jsonb_build_object('claim_id', 'BENCH' || r || '-' || (s.c).claim_id,
+                                  'request_id', 'BENCH' || r || '-' || (s.c).request_id)) p
+     WHERE s.i < $copied" -c "ANALYZE clearing.claims"
   claims=$(open_claims)
 fi
 t0=$(date +%s%N)
