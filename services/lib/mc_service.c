@@ -30,7 +30,6 @@ typedef struct pending {
     char reason[32]; /* dead letters only: reason code */
     char detail[256];
     char source[160]; /* dead letters only: topic/partition/offset of the original */
-    int delivered;    /* set by the delivery report: 1 ok, -1 failed */
 } pending_t;
 
 struct mc_service {
@@ -44,7 +43,6 @@ struct mc_service {
     pending_t *pending;
     int n_pending, cap_pending;
     int n_written; /* pending[0 .. n_written) are in the outbox table already */
-    int in_flight;     /* outbox rows handed to the producer, not reported on yet */
     int64_t *delivered; /* ids of outbox rows delivered, not yet marked published */
     int n_delivered, cap_delivered;
     bool db_lost;      /* the connection broke: reconnect before the next batch */
@@ -332,7 +330,6 @@ static void on_published(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
 {
     (void)rk;
     mc_service_t *svc = opaque;
-    svc->in_flight--;
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (m->err) {
         mc_warn("could not deliver to %s: %s", topic, rd_kafka_err2str(m->err));
@@ -387,9 +384,7 @@ static void produce_pending(mc_service_t *svc)
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
             svc->backlog = true;
-            continue;
         }
-        svc->in_flight++;
     }
     pending_truncate(svc, 0);
 }
@@ -461,7 +456,6 @@ static bool drain(mc_service_t *svc)
         if (fresh) {
             rd_kafka_destroy(svc->producer);
             svc->producer = fresh;
-            svc->in_flight = 0;
         } else {
             mc_error("could not create a producer: %s", err);
         }
