@@ -1082,9 +1082,10 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
             break;
         mc_debug("committed a batch of %d messages", n);
         produce_pending(svc);
-        /* The commit is waited for. Committing without waiting, or every 100 ms, was
-         * tried: the fault test then lost intake messages across a broker restart in one
-         * run of two, for a reason not found yet. */
+        /* The commit is waited for. Committing without waiting at most every 100 ms
+         * (with fetch.wait.max.ms 100) was tried: in one fault test run, the treating
+         * service then never saw 325 intake messages that were in their topic, across a
+         * broker restart. The cause was not found. */
         rd_kafka_resp_err_t err = rd_kafka_commit(svc->consumer, NULL, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
             mc_warn("could not commit offsets: %s", rd_kafka_err2str(err));

@@ -158,11 +158,11 @@ check "treating: settled claims = database" \
 check "treating: fund of 310000 to 340000 = clearing's" \
   "$(sample clearing medclear_clearing_fund_fen ',insuring="310000",treating="340000"')" \
   "$(sample treating medclear_treating_fund_fen ',insuring="310000",treating="340000"')"
+# delivered rows are marked published shortly after, and the gauge is sampled each second
+published() { scrape "$1" && [[ $(sample "$1" medclear_outbox_unpublished) == 0 ]]; }
 for r in "${roles[@]}"; do
   check "$r: domain figures read" 1 "$(sample "$r" medclear_domain_scrape_success)"
   check "$r: batches committed and timed" 1 "$([[ $(sample "$r" medclear_db_commit_seconds_count) -gt 0 && $(sample "$r" medclear_batch_messages_count) -gt 0 ]] && echo 1 || echo 0)"
-  # delivered rows are marked published shortly after, and the gauge is sampled each second
-  published() { scrape "$1" && [[ $(sample "$1" medclear_outbox_unpublished) == 0 ]]; }
   until_ok 10 published "$r" || true
   check "$r: outbox all published" "0 $(sql "SELECT count(*) FROM $r.outbox WHERE published_at IS NULL")" "$(sample "$r" medclear_outbox_unpublished) 0"
 done
