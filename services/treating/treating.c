@@ -201,7 +201,8 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     if (!catalog_version[0])
         snprintf(catalog_version, sizeof(catalog_version), "none");
 
-    /* Record the request, the claim and its lines; then send the claim. */
+    /* Record the request and the claim with its lines, in one statement; then send the
+     * claim. */
     mc_params_init(&p);
     mc_p_str(&p, req->request_id);
     mc_p_str(&p, env->message_id);
@@ -220,22 +221,6 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_p_int(&p, total.self_pay_first_fen);
     mc_p_int(&p, total.in_scope_fen);
     mc_p_str(&p, catalog_version);
-    if (!mc_db_do(db,
-                  "WITH r AS (INSERT INTO treating.requests (request_id, message_id, "
-                  "request_hash, kind, treating_region, hospital_code, person_id, "
-                  "insuring_region, status) VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, "
-                  "'PENDING') RETURNING request_id) "
-                  "INSERT INTO treating.claims (claim_id, kind, treating_region, insuring_region, "
-                  "hospital_code, hospital_level, person_id, visit_type, visit_date, total_fen, "
-                  "full_self_pay_fen, over_limit_fen, self_pay_first_fen, in_scope_fen, "
-                  "catalog_version, status, request_id) SELECT request_id, $4, $5, $8, $6, $9, "
-                  "$7, $10, $11::date, $12, $13, $14, $15, $16, $17, 'SENT', request_id FROM r",
-                  &p)) {
-        err = MC_ERR_DB;
-        goto out_splits;
-    }
-    mc_params_init(&p);
-    mc_p_str(&p, req->request_id);
     mc_p_str(&p, mc_array_text(&a_no));
     mc_p_str(&p, mc_array_text(&a_code));
     mc_p_str(&p, mc_array_text(&a_class));
@@ -247,11 +232,21 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_p_str(&p, mc_array_text(&a_spf));
     mc_p_str(&p, mc_array_text(&a_scope));
     if (!mc_db_do(db,
-                  "INSERT INTO treating.claim_lines (claim_id, line_no, item_code, item_class, "
-                  "quantity_milli, unit_price_fen, amount_fen, full_self_pay_fen, over_limit_fen, "
-                  "self_pay_first_fen, in_scope_fen) SELECT $1, * FROM unnest($2::int[], "
-                  "$3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], "
-                  "$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])",
+                  "WITH r AS (INSERT INTO treating.requests (request_id, message_id, "
+                  "request_hash, kind, treating_region, hospital_code, person_id, "
+                  "insuring_region, status) VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, "
+                  "'PENDING') RETURNING request_id), "
+                  "k AS (INSERT INTO treating.claims (claim_id, kind, treating_region, "
+                  "insuring_region, hospital_code, hospital_level, person_id, visit_type, "
+                  "visit_date, total_fen, full_self_pay_fen, over_limit_fen, self_pay_first_fen, "
+                  "in_scope_fen, catalog_version, status, request_id) SELECT request_id, $4, $5, "
+                  "$8, $6, $9, $7, $10, $11::date, $12, $13, $14, $15, $16, $17, 'SENT', "
+                  "request_id FROM r RETURNING claim_id) "
+                  "INSERT INTO treating.claim_line_sets (claim_id, lines) SELECT claim_id, "
+                  "ARRAY(SELECT ROW(n, t, c, q, u, a, f, o, s, i)::treating.claim_line "
+                  "FROM unnest($18::int[], $19::text[], $20::text[], $21::bigint[], "
+                  "$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], "
+                  "$27::bigint[]) AS l(n, t, c, q, u, a, f, o, s, i) ORDER BY n) FROM k",
                   &p)) {
         err = MC_ERR_DB;
         goto out_splits;
@@ -659,7 +654,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     PGconn *db = mc_ctx_db(ctx);
     char text[320];
     mc_err_t err = MC_ERR_OK;
-    PGresult *res = NULL, *lines = NULL;
+    PGresult *res = NULL;
     Medclear__LineSplit *splits = NULL;
     Medclear__LineSplit **split_ptrs = NULL;
 
@@ -673,12 +668,18 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);
     mc_p_str(&p, region);
+    /* The claim, once per line (columns 12 on: the line, NULL when it has none). */
     res = mc_db_run(db,
                     "SELECT c.status, c.kind, c.total_fen, c.full_self_pay_fen, c.over_limit_fen, "
                     "c.self_pay_first_fen, c.in_scope_fen, c.catalog_version, c.insuring_region, "
-                    "c.undoes, c.undo_on_result, r.status = 'PENDING' "
+                    "c.undoes, c.undo_on_result, r.status = 'PENDING', "
+                    "l.line_no, l.item_code, l.item_class, l.amount_fen, l.full_self_pay_fen, "
+                    "l.over_limit_fen, l.self_pay_first_fen, l.in_scope_fen "
                     "FROM treating.claims c LEFT JOIN treating.requests r USING (request_id) "
-                    "WHERE c.claim_id = $1 AND c.treating_region = $2 FOR UPDATE OF c",
+                    "LEFT JOIN treating.claim_line_sets s ON s.claim_id = c.claim_id "
+                    "LEFT JOIN LATERAL unnest(s.lines) l ON true "
+                    "WHERE c.claim_id = $1 AND c.treating_region = $2 "
+                    "ORDER BY l.line_no FOR UPDATE OF c",
                     &p);
     if (!res)
         return MC_ERR_DB;
@@ -782,19 +783,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     if (!awaited)
         goto out; /* an automatic undo, or a request answered already: no reply */
 
-    /* The reply carries the split per line, read back from what was recorded. */
-    mc_params_init(&p);
-    mc_p_str(&p, cr->claim_id);
-    lines = mc_db_run(db,
-                      "SELECT line_no, item_code, item_class, amount_fen, full_self_pay_fen, "
-                      "over_limit_fen, self_pay_first_fen, in_scope_fen FROM treating.claim_lines "
-                      "WHERE claim_id = $1 ORDER BY line_no",
-                      &p);
-    if (!lines) {
-        err = MC_ERR_DB;
-        goto out;
-    }
-    int n = PQntuples(lines);
+    /* The reply carries the split per line, as recorded with the claim. */
+    int n = PQgetisnull(res, 0, 12) ? 0 : PQntuples(res);
     splits = calloc((size_t)n + 1, sizeof(*splits));
     split_ptrs = calloc((size_t)n + 1, sizeof(*split_ptrs));
     if (!splits || !split_ptrs)
@@ -802,15 +792,15 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     for (int i = 0; i < n; i++) {
         Medclear__LineSplit *s = &splits[i];
         medclear__line_split__init(s);
-        s->line_no = (int32_t)mc_db_int(lines, i, 0);
-        s->item_code = PQgetvalue(lines, i, 1);
-        s->item_class = PQgetvalue(lines, i, 2);
+        s->line_no = (int32_t)mc_db_int(res, i, 12);
+        s->item_code = PQgetvalue(res, i, 13);
+        s->item_class = PQgetvalue(res, i, 14);
         s->not_in_catalog = s->item_class[0] == '\0';
-        s->amount_fen = mc_db_int(lines, i, 3);
-        s->full_self_pay_fen = mc_db_int(lines, i, 4);
-        s->over_limit_fen = mc_db_int(lines, i, 5);
-        s->self_pay_first_fen = mc_db_int(lines, i, 6);
-        s->in_scope_fen = mc_db_int(lines, i, 7);
+        s->amount_fen = mc_db_int(res, i, 15);
+        s->full_self_pay_fen = mc_db_int(res, i, 16);
+        s->over_limit_fen = mc_db_int(res, i, 17);
+        s->self_pay_first_fen = mc_db_int(res, i, 18);
+        s->in_scope_fen = mc_db_int(res, i, 19);
         split_ptrs[i] = s;
     }
 
@@ -842,8 +832,6 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
 out:
     free(splits);
     free(split_ptrs);
-    if (lines)
-        PQclear(lines);
     if (res)
         PQclear(res);
     return err;

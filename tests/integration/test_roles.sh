@@ -38,4 +38,19 @@ for s in treating insuring; do
   err=$(psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=medclear_$s }" -XAtq -c "BEGIN" -c "$unbalanced" -c "ROLLBACK" 2>&1 >/dev/null || true)
   check "$s: the refusal names the entry and its sums" 1 "$(grep -cE "journal entry $s\.[0-9]+ does not balance: debits 5 credits 0" <<<"$err")"
 done
+# A claim's fee lines are kept as one array per claim (sql/012_claim_lines.sql): the
+# treating role reads them through treating.claim_lines, and lines that do not add up are
+# refused.
+claim=$(sql "SELECT claim_id FROM treating.claim_line_sets ORDER BY claim_id DESC LIMIT 1")
+check "the submitted claim has its lines" 1 "$([[ -n $claim ]] && echo 1 || echo 0)"
+check "the treating role reads a claim's lines" 0 "$(as medclear_treating "SELECT 1/count(*) FROM treating.claim_lines WHERE claim_id = '$claim'")"
+check "claims whose lines do not add up to the total" 0 "$(sql "SELECT count(*) FROM treating.claims c JOIN (SELECT claim_id, sum(amount_fen) AS s FROM treating.claim_lines GROUP BY claim_id) l USING (claim_id) WHERE c.total_fen <> l.s")"
+check "the treating role cannot change a claim's lines" 1 "$(as medclear_treating "UPDATE treating.claim_line_sets SET lines = lines WHERE claim_id = '$claim'")"
+check "a claim's lines left as they are pass the check" 0 "$(as medclear "UPDATE treating.claim_line_sets SET lines[1].amount_fen = (lines[1]).amount_fen WHERE claim_id = '$claim'")"
+for change in "lines[1].amount_fen = (lines[1]).amount_fen + 1" "lines[2].line_no = (lines[1]).line_no" \
+  "lines[1].item_code = NULL" "lines[1].over_limit_fen = NULL"; do
+  err=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -v ON_ERROR_STOP=1 -c "BEGIN" \
+    -c "UPDATE treating.claim_line_sets SET $change WHERE claim_id = '$claim'" -c "ROLLBACK" 2>&1 >/dev/null || true)
+  check "lines changed by $change are refused" 1 "$(grep -c 'violates check constraint "claim_lines_add_up"' <<<"$err")"
+done
 finish
