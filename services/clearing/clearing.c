@@ -177,15 +177,19 @@ static mc_err_t emit_alert(mc_msg_ctx_t *ctx, const char *type, const char *insu
 }
 
 /*
- * Books the fund amount (pooled + tier 2; negative for an undo) of a settled claim into
- * the open window: the claim's window, a balanced ledger entry, and the pair's usage
+ * Records the accepted result cr of a claim that books, and books its fund amount
+ * (pooled + tier 2; negative for an undo) into the open window, in one statement: the
+ * claim's result and window, a balanced ledger entry, and the pair's usage
  * U(P,T). When usage crosses the yellow or red line of the pair's quota, the alert is
  * published once (and a red one asks for an emergency top-up); settlement never stops.
  */
-static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const char *claim_id,
-                     const char *insuring, const char *treating, int64_t amount)
+static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
+                     const Medclear__ClaimResult *cr, const char *insuring, const char *treating)
 {
     const mc_config_t *cfg = mc_ctx_config(ctx);
+    const char *claim_id = cr->claim_id;
+    const Medclear__Payment *pay = cr->payment;
+    int64_t amount = pay->fund_fen + pay->tier2_fen;
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, claim_id);
@@ -196,9 +200,17 @@ static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const cha
     mc_p_str(&p, cfg->window_period);
     mc_p_int(&p, cfg->quota_yellow_bp);
     mc_p_int(&p, cfg->quota_red_bp);
+    mc_p_str(&p, mc_msg_result_status(cr, true));
+    mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
+    mc_p_int(&p, pay->fund_fen);
+    mc_p_int(&p, pay->tier2_fen);
+    mc_p_int(&p, pay->account_fen);
+    mc_p_int(&p, pay->cash_fen);
     PGresult *res = mc_db_run(mc_ctx_db(ctx),
         "WITH w AS (SELECT clearing.open_window($6::interval) AS window_id), "
-        "c AS (UPDATE clearing.claims SET window_id = (SELECT window_id FROM w) WHERE claim_id = $1), "
+        "c AS (UPDATE clearing.claims SET window_id = (SELECT window_id FROM w), status = $9, "
+        "  reason_code = NULL, settlement_id = $10, fund_fen = $11, tier2_fen = $12, "
+        "  account_fen = $13, cash_fen = $14, booked_at = now() WHERE claim_id = $1), "
         "l AS (SELECT clearing.post_pair($5, (SELECT window_id FROM w), 'claim ' || $1, $1, $2, $3, "
         "  $4)), "
         "u AS (INSERT INTO clearing.pairs AS x (insuring_party, treating_party, used_fen) "
@@ -297,29 +309,31 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     bool accepted = cr->status == MEDCLEAR__STATUS__ACCEPTED;
     bool settle = strcmp(PQgetvalue(res, 0, 1), "PRESETTLE") != 0; /* books the amounts */
     const Medclear__Payment *pay = cr->payment;
-    mc_params_init(&p);
-    mc_p_str(&p, cr->claim_id);
-    mc_p_str(&p, mc_msg_result_status(cr, settle));
-    mc_p_str(&p, accepted ? NULL : cr->reason_code);
-    mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
-    mc_p_int(&p, pay ? pay->fund_fen : 0);
-    mc_p_int(&p, pay ? pay->tier2_fen : 0);
-    mc_p_int(&p, pay ? pay->account_fen : 0);
-    mc_p_int(&p, pay ? pay->cash_fen : 0);
-    mc_p_bool(&p, accepted && settle);
-    if (!mc_db_do(db,
-                  "UPDATE clearing.claims SET status = $2, reason_code = $3, settlement_id = $4, "
-                  "fund_fen = $5, tier2_fen = $6, account_fen = $7, cash_fen = $8, "
-                  "booked_at = CASE WHEN $9::boolean THEN now() END WHERE claim_id = $1",
-                  &p)) {
-        err = MC_ERR_DB;
-        goto out;
-    }
     if (accepted && settle && pay) {
-        err = book(ctx, env, cr->claim_id, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 4),
-                   pay->fund_fen + pay->tier2_fen);
+        /* the result is recorded with its booking, in one statement */
+        err = book(ctx, env, cr, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 4));
         if (err != MC_ERR_OK)
             goto out;
+    } else {
+        mc_params_init(&p);
+        mc_p_str(&p, cr->claim_id);
+        mc_p_str(&p, mc_msg_result_status(cr, settle));
+        mc_p_str(&p, accepted ? NULL : cr->reason_code);
+        mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
+        mc_p_int(&p, pay ? pay->fund_fen : 0);
+        mc_p_int(&p, pay ? pay->tier2_fen : 0);
+        mc_p_int(&p, pay ? pay->account_fen : 0);
+        mc_p_int(&p, pay ? pay->cash_fen : 0);
+        mc_p_bool(&p, accepted && settle);
+        if (!mc_db_do(db,
+                      "UPDATE clearing.claims SET status = $2, reason_code = $3, "
+                      "settlement_id = $4, fund_fen = $5, tier2_fen = $6, account_fen = $7, "
+                      "cash_fen = $8, booked_at = CASE WHEN $9::boolean THEN now() END "
+                      "WHERE claim_id = $1",
+                      &p)) {
+            err = MC_ERR_DB;
+            goto out;
+        }
     }
     mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "results", PQgetvalue(res, 0, 4));
     err = mc_ctx_forward(ctx, topic, cr->claim_id);

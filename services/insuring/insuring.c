@@ -122,8 +122,10 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
     char visit_date[11];
     mc_date_format(c->visit_date, visit_date);
 
-    /* Person, registrations, chronic certification and policy in one round trip; the
+    /* Person, registrations, chronic certification, policy and the accumulators of the
+     * calendar year of the visit for the policy's cap group, in one round trip; the
      * person row lock serializes every claim of this person. */
+    int year = c->visit_date / 10000;
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, c->person_id);
@@ -131,6 +133,7 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
     mc_p_str(&p, c->treating_region);
     mc_p_str(&p, visit_date);
     mc_p_str(&p, mc_visit_code(c->visit_type));
+    mc_p_int(&p, year);
     res = mc_db_run(db,
                     "WITH person AS (SELECT person_id, insured_type, account_balance_fen "
                     "  FROM insuring.persons WHERE person_id = $1 AND region = $2 FOR UPDATE) "
@@ -145,11 +148,14 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
                     " pol.version, pol.deductible_fen, pol.deductible_scope, pol.ratio_l1_bp, "
                     " pol.ratio_l2_bp, pol.ratio_l3_bp, pol.annual_cap_fen, pol.cap_group, "
                     " pol.tier2_ratio_bp, pol.tier2_cap_fen, pol.account_allowed, "
-                    " pol.reduction_referral_bp, pol.reduction_emergency_bp, pol.reduction_other_bp "
+                    " pol.reduction_referral_bp, pol.reduction_emergency_bp, pol.reduction_other_bp, "
+                    " acc.ytd_deductible_fen, acc.ytd_fund_paid_fen, acc.ytd_tier2_paid_fen "
                     "FROM person LEFT JOIN LATERAL (SELECT * FROM insuring.policies "
                     "  WHERE region = $2 AND insured_type = person.insured_type "
                     "  AND visit_type = $5 AND effective_from <= $4::date "
-                    "  ORDER BY effective_from DESC LIMIT 1) pol ON true",
+                    "  ORDER BY effective_from DESC LIMIT 1) pol ON true "
+                    "LEFT JOIN insuring.accumulators acc ON acc.person_id = $1 "
+                    "  AND acc.year = $6 AND acc.cap_group = pol.cap_group",
                     &p);
     if (!res)
         return MC_ERR_DB;
@@ -204,29 +210,8 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
     read_policy(res, 4, &pol, cap_group, sizeof(cap_group));
     snprintf(o->cap_group, sizeof(o->cap_group), "%s", cap_group);
     o->scope = pol.deductible_scope;
-    PQclear(res);
-    res = NULL;
-
-    /* Accumulators of the calendar year of the visit, for the policy's cap group. */
-    int year = c->visit_date / 10000;
     o->year = year;
-    mc_params_init(&p);
-    mc_p_str(&p, c->person_id);
-    mc_p_int(&p, year);
-    mc_p_str(&p, cap_group);
-    res = mc_db_run(db,
-                    "SELECT ytd_deductible_fen, ytd_fund_paid_fen, ytd_tier2_paid_fen "
-                    "FROM insuring.accumulators WHERE person_id = $1 AND year = $2 "
-                    "AND cap_group = $3",
-                    &p);
-    if (!res)
-        return MC_ERR_DB;
-    mc_accum_t acc = {0, 0, 0};
-    if (PQntuples(res) == 1) {
-        acc.ytd_deductible_fen = mc_db_int(res, 0, 0);
-        acc.ytd_fund_paid_fen = mc_db_int(res, 0, 1);
-        acc.ytd_tier2_paid_fen = mc_db_int(res, 0, 2);
-    }
+    mc_accum_t acc = {mc_db_int(res, 0, 18), mc_db_int(res, 0, 19), mc_db_int(res, 0, 20)};
     PQclear(res);
     res = NULL;
 
@@ -445,29 +430,23 @@ static mc_err_t record(PGconn *db, const Medclear__Envelope *env, const Medclear
     mc_p_str(&p, settled ? o->cap_group : NULL);
     mc_p_str(&p, settled ? (o->scope == MC_DED_PER_YEAR ? "PER_YEAR" : "PER_VISIT") : NULL);
     mc_p_str(&p, settled && o->undoes[0] ? o->undoes : NULL);
-    /* Rejected claims are recorded too (also of unknown persons: no foreign key), so a
-     * resent claim gets the same answer and reconciliation sees every claim. */
-    bool ok = mc_db_do(db,
-                    "INSERT INTO insuring.settlements (claim_id, request_id, kind, person_id, "
-                    "insuring_region, treating_region, hospital_code, hospital_level, visit_type, "
-                    "visit_date, status, reason_code, policy_version, registration_type, "
-                    "total_fen, in_scope_fen, deductible_fen, ratio_bp, fund_fen, tier2_fen, "
-                    "account_fen, cash_fen, settlement_id, year, cap_group, deductible_scope, "
-                    "undoes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, $12, $13, "
-                    "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
-                    &p);
-    if (!ok)
-        return MC_ERR_DB;
-    if (!settled)
-        return MC_ERR_OK;
-    mc_params_init(&p);
     mc_p_str(&p, env->message_id);
-    mc_p_str(&p, c->claim_id);
-    mc_p_str(&p, c->treating_region);
     mc_p_int(&p, o->pay.fund_fen + o->pay.tier2_fen);
+    /* Rejected claims are recorded too (also of unknown persons: no foreign key), so a
+     * resent claim gets the same answer and reconciliation sees every claim. A settled
+     * one ($23, its settlement id, is set) is booked in the same statement. */
     return mc_db_do(db,
-                    "SELECT insuring.post($1, $2, 'claim ' || $2, 'fund_expense:' || $3, 'EXPENSE', "
-                    "'payable:' || $3, 'LIABILITY', $4)",
+                    "WITH s AS (INSERT INTO insuring.settlements (claim_id, request_id, kind, "
+                    "person_id, insuring_region, treating_region, hospital_code, hospital_level, "
+                    "visit_type, visit_date, status, reason_code, policy_version, "
+                    "registration_type, total_fen, in_scope_fen, deductible_fen, ratio_bp, "
+                    "fund_fen, tier2_fen, account_fen, cash_fen, settlement_id, year, cap_group, "
+                    "deductible_scope, undoes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                    "$10::date, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
+                    "$24, $25, $26, $27)), "
+                    "j AS (SELECT insuring.post($28, $1, 'claim ' || $1, 'fund_expense:' || $6, "
+                    "'EXPENSE', 'payable:' || $6, 'LIABILITY', $29) WHERE $23::text IS NOT NULL) "
+                    "SELECT count(*) FROM j",
                     &p)
                ? MC_ERR_OK
                : MC_ERR_DB;

@@ -38,54 +38,77 @@ static mc_err_t answer_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
                                const char *region, const uint8_t *body, size_t body_len,
                                mc_reason_t reason, const char *text);
 
-/* Catalog items in force on the visit date for the codes of a request. */
-typedef struct catalog {
-    PGresult *res; /* item_code, class, self_pay_first_bp, price_ceiling_fen, version */
-} catalog_t;
-
-static bool catalog_load(PGconn *db, const char *region, const char *visit_date,
-                         const Medclear__SettlementRequest *req, catalog_t *cat)
+/*
+ * What a request is looked up by, in one statement: one row per kind (column 0),
+ *   'R'  the request id seen before: whether its hash is this request's, whether it is a
+ *        tombstone ("true" or "false");
+ *   'H'  always, for a SETTLE or PRESETTLE: the hospital's level (NULL when unknown in
+ *        this region), whether the insuring region is served ("true" or "false");
+ *   'C'  per catalog item of the request in force on the visit date: item_code, class,
+ *        -, self_pay_first_bp, price_ceiling_fen, version.
+ * Only a request that passed mc_msg_check_request() is looked up for settling: its date
+ * and codes are well-formed.
+ */
+static PGresult *lookup(PGconn *db, const Medclear__SettlementRequest *req, const char *region,
+                        const uint8_t *body, size_t body_len, bool settle)
 {
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, req->request_id);
+    mc_p_bytes(&p, body, body_len);
+    if (!settle)
+        return mc_db_run(db,
+                         "SELECT 'R', (request_hash = sha256($2))::text, "
+                         "(request_hash = '\\x')::text FROM treating.requests "
+                         "WHERE request_id = $1",
+                         &p);
     mc_array_t codes;
     mc_array_init(&codes);
     for (size_t i = 0; i < req->n_lines; i++)
         mc_array_str(&codes, req->lines[i]->item_code);
-    mc_params_t p;
-    mc_params_init(&p);
+    char visit_date[11];
+    mc_date_format(req->visit_date, visit_date);
+    mc_p_str(&p, req->hospital_code);
     mc_p_str(&p, region);
+    mc_p_str(&p, req->insuring_region);
     mc_p_str(&p, mc_array_text(&codes));
     mc_p_str(&p, visit_date);
-    cat->res = mc_db_run(db,
-                         "SELECT DISTINCT ON (item_code) item_code, class, self_pay_first_bp, "
-                         "price_ceiling_fen, version FROM treating.catalog_items "
-                         "WHERE region = $1 AND item_code = ANY($2::text[]) "
-                         "AND valid_from <= $3::date AND (valid_to IS NULL OR valid_to >= $3::date) "
-                         "ORDER BY item_code, valid_from DESC",
-                         &p);
+    PGresult *res = mc_db_run(
+        db,
+        "SELECT 'R', (request_hash = sha256($2))::text, (request_hash = '\\x')::text, "
+        "NULL::text, NULL::bigint, NULL::bigint, NULL::text "
+        "FROM treating.requests WHERE request_id = $1 "
+        "UNION ALL SELECT 'H', (SELECT level FROM treating.hospitals WHERE code = $3 "
+        "AND region = $4)::text, EXISTS (SELECT 1 FROM treating.regions WHERE code = $5)::text, "
+        "NULL, NULL, NULL, NULL "
+        "UNION ALL (SELECT DISTINCT ON (item_code) 'C', item_code, class, NULL, "
+        "self_pay_first_bp, price_ceiling_fen, version FROM treating.catalog_items "
+        "WHERE region = $4 AND item_code = ANY($6::text[]) AND valid_from <= $7::date "
+        "AND (valid_to IS NULL OR valid_to >= $7::date) ORDER BY item_code, valid_from DESC)",
+        &p);
     mc_array_free(&codes);
-    return cat->res != NULL;
+    return res;
 }
 
-/* Row of code in the catalog result, or -1 when the code is not in the catalog. */
-static int catalog_find(const catalog_t *cat, const char *code)
+/* Row of kind in a lookup() result whose column 1 is key (NULL: any), or -1. */
+static int lookup_find(const PGresult *res, char kind, const char *key)
 {
-    for (int i = 0; i < PQntuples(cat->res); i++)
-        if (strcmp(PQgetvalue(cat->res, i, 0), code) == 0)
+    for (int i = 0; i < PQntuples(res); i++)
+        if (PQgetvalue(res, i, 0)[0] == kind && (!key || strcmp(PQgetvalue(res, i, 1), key) == 0))
             return i;
     return -1;
 }
 
-/* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. */
+/* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. look is the request's
+ * lookup() for settling, NULL when it failed mc_msg_check_request(). */
 static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const uint8_t *body,
-                          size_t body_len)
+                          size_t body_len, const PGresult *look)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     PGconn *db = mc_ctx_db(ctx);
     char text[320];
     mc_err_t err = MC_ERR_OK;
-    catalog_t cat = {NULL};
-    PGresult *res = NULL;
     mc_array_t a_no, a_code, a_class, a_qty, a_price, a_amt, a_fsp, a_over, a_spf, a_scope;
     bool arrays = false;
     mc_params_t p;
@@ -98,40 +121,26 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     }
 
     /* Hospital of this region, and an insuring region of this network. */
-    mc_params_init(&p);
-    mc_p_str(&p, req->hospital_code);
-    mc_p_str(&p, region);
-    mc_p_str(&p, req->insuring_region);
-    res = mc_db_run(db,
-                    "SELECT (SELECT level FROM treating.hospitals WHERE code = $1 AND region = $2), "
-                    "EXISTS (SELECT 1 FROM treating.regions WHERE code = $3)",
-                    &p);
-    if (!res) {
-        err = MC_ERR_DB;
-        goto out;
+    int h = look ? lookup_find(look, 'H', NULL) : -1;
+    if (h < 0) {
+        mc_error("request %s: settled without its lookup", req->request_id);
+        return MC_ERR_DB;
     }
-    if (PQgetisnull(res, 0, 0)) {
+    if (PQgetisnull(look, h, 1)) {
         snprintf(text, sizeof(text), "hospital \"%.16s\" is not known in region %s",
                  req->hospital_code, region);
         err = answer_request(ctx, env, region, body, body_len, MC_R_UNKNOWN_HOSPITAL, text);
         goto out;
     }
-    if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+    if (strcmp(PQgetvalue(look, h, 2), "true") != 0) {
         snprintf(text, sizeof(text), "insuring region %s is not served by this network",
                  req->insuring_region);
         err = answer_request(ctx, env, region, body, body_len, MC_R_UNKNOWN_REGION, text);
         goto out;
     }
-    int level = (int)mc_db_int(res, 0, 0);
-    PQclear(res);
-    res = NULL;
-
+    int level = (int)mc_db_int(look, h, 1);
     char visit_date[11];
     mc_date_format(req->visit_date, visit_date);
-    if (!catalog_load(db, region, visit_date, req, &cat)) {
-        err = MC_ERR_DB;
-        goto out;
-    }
 
     /* Split every line by the catalog in force on the visit date. */
     Medclear__LineSplit *splits = calloc(req->n_lines, sizeof(*splits));
@@ -148,14 +157,14 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     r = MC_OK;
     for (size_t i = 0; i < req->n_lines && r == MC_OK; i++) {
         const Medclear__FeeLine *l = req->lines[i];
-        int row = catalog_find(&cat, l->item_code);
+        int row = lookup_find(look, 'C', l->item_code);
         mc_catalog_item_t item, *itemp = NULL;
         if (row >= 0) {
-            mc_item_class_parse(PQgetvalue(cat.res, row, 1), &item.cls);
-            item.self_pay_first_bp = (int32_t)mc_db_int(cat.res, row, 2);
-            item.price_ceiling_fen = mc_db_int(cat.res, row, 3);
+            mc_item_class_parse(PQgetvalue(look, row, 2), &item.cls);
+            item.self_pay_first_bp = (int32_t)mc_db_int(look, row, 4);
+            item.price_ceiling_fen = mc_db_int(look, row, 5);
             itemp = &item;
-            const char *v = PQgetvalue(cat.res, row, 4);
+            const char *v = PQgetvalue(look, row, 6);
             if (strcmp(v, catalog_version) > 0)
                 snprintf(catalog_version, sizeof(catalog_version), "%s", v);
         }
@@ -296,10 +305,6 @@ out:
         mc_array_free(&a_fsp), mc_array_free(&a_over), mc_array_free(&a_spf);
         mc_array_free(&a_scope);
     }
-    if (cat.res)
-        PQclear(cat.res);
-    if (res)
-        PQclear(res);
     return err;
 }
 
@@ -593,21 +598,18 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         abort();
     medclear__settlement_request__pack(req, body);
 
-    mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, req->request_id);
-    mc_p_bytes(&p, body, body_len);
-    PGresult *res = mc_db_run(mc_ctx_db(ctx),
-                              "SELECT request_hash = sha256($2), request_hash = '\\x' "
-                              "FROM treating.requests WHERE request_id = $1",
-                              &p);
+    /* A well-formed SETTLE or PRESETTLE is looked up with what settling it needs. */
+    bool settle = (req->kind == MEDCLEAR__KIND__SETTLE || req->kind == MEDCLEAR__KIND__PRESETTLE) &&
+                  mc_msg_check_request(req, region, text, sizeof(text)) == MC_OK;
+    PGresult *res = lookup(mc_ctx_db(ctx), req, region, body, body_len, settle);
     if (!res) {
         free(body);
         return MC_ERR_DB;
     }
-    if (PQntuples(res) == 1) {
-        bool same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        bool tombstone = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    int seen = lookup_find(res, 'R', NULL);
+    if (seen >= 0) {
+        bool same = strcmp(PQgetvalue(res, seen, 1), "true") == 0;
+        bool tombstone = strcmp(PQgetvalue(res, seen, 2), "true") == 0;
         char topic[128];
         bool found = false;
         mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
@@ -629,7 +631,7 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         switch (req->kind) {
         case MEDCLEAR__KIND__SETTLE:
         case MEDCLEAR__KIND__PRESETTLE:
-            err = on_settle(ctx, env, body, body_len);
+            err = on_settle(ctx, env, body, body_len, settle ? res : NULL);
             break;
         case MEDCLEAR__KIND__CANCEL:
             err = on_cancel(ctx, env, body, body_len);
@@ -726,6 +728,13 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_p_int(&p, pay ? pay->cash_fen : 0);
     mc_p_str(&p, accepted ? "ACCEPTED" : "REJECTED");
     mc_p_str(&p, cr->reason_text);
+    /* The funds' share, owed by the insuring region, owed to the hospital: booked in the
+     * same statement ($16) when the claim books and was accepted. */
+    mc_p_str(&p, env->message_id);
+    mc_p_str(&p, PQgetvalue(res, 0, 8));
+    mc_p_str(&p, cr->hospital_code);
+    mc_p_int(&p, pay ? pay->fund_fen + pay->tier2_fen : 0);
+    mc_p_bool(&p, accepted && books && pay);
     if (!mc_db_do(db,
                   "WITH c AS (UPDATE treating.claims SET status = $2, reason_code = $3, "
                   "settlement_id = $4, deductible_fen = $5, fund_fen = $6, tier2_fen = $7, "
@@ -733,30 +742,16 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
                   "RETURNING request_id, undoes), "
                   /* a rejected undo leaves its claim free to be undone again */
                   "u AS (UPDATE treating.claims SET undone_by = NULL WHERE $10 = 'REJECTED' "
-                  "AND claim_id = (SELECT undoes FROM c)) "
-                  "UPDATE treating.requests SET status = $10, reason_code = $3, "
+                  "AND claim_id = (SELECT undoes FROM c)), "
+                  "r AS (UPDATE treating.requests SET status = $10, reason_code = $3, "
                   "reason_text = NULLIF($11, ''), replied_at = now(), answers = answers + 1 "
-                  "WHERE request_id = (SELECT request_id FROM c) AND status = 'PENDING'",
+                  "WHERE request_id = (SELECT request_id FROM c) AND status = 'PENDING'), "
+                  "j AS (SELECT treating.post($12, $1, 'claim ' || $1, 'due_from:' || $13, "
+                  "'ASSET', 'payable:' || $14, 'LIABILITY', $15) WHERE $16::boolean) "
+                  "SELECT count(*) FROM j",
                   &p)) {
         err = MC_ERR_DB;
         goto out;
-    }
-
-    /* The funds' share, owed by the insuring region, owed to the hospital. */
-    if (accepted && books && pay) {
-        mc_params_init(&p);
-        mc_p_str(&p, env->message_id);
-        mc_p_str(&p, cr->claim_id);
-        mc_p_str(&p, PQgetvalue(res, 0, 8));
-        mc_p_str(&p, cr->hospital_code);
-        mc_p_int(&p, pay->fund_fen + pay->tier2_fen);
-        if (!mc_db_do(db,
-                      "SELECT treating.post($1, $2, 'claim ' || $2, 'due_from:' || $3, 'ASSET', "
-                      "'payable:' || $4, 'LIABILITY', $5)",
-                      &p)) {
-            err = MC_ERR_DB;
-            goto out;
-        }
     }
 
     /* A late result (its request timed out or was reversed) is undone, never applied
