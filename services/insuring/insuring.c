@@ -122,10 +122,8 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
     char visit_date[11];
     mc_date_format(c->visit_date, visit_date);
 
-    /* Person, registrations, chronic certification, policy and the accumulators of the
-     * calendar year of the visit for the policy's cap group, in one round trip; the
+    /* Person, registrations, chronic certification and policy in one round trip; the
      * person row lock serializes every claim of this person. */
-    int year = c->visit_date / 10000;
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, c->person_id);
@@ -133,7 +131,6 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
     mc_p_str(&p, c->treating_region);
     mc_p_str(&p, visit_date);
     mc_p_str(&p, mc_visit_code(c->visit_type));
-    mc_p_int(&p, year);
     res = mc_db_run(db,
                     "WITH person AS (SELECT person_id, insured_type, account_balance_fen "
                     "  FROM insuring.persons WHERE person_id = $1 AND region = $2 FOR UPDATE) "
@@ -148,14 +145,11 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
                     " pol.version, pol.deductible_fen, pol.deductible_scope, pol.ratio_l1_bp, "
                     " pol.ratio_l2_bp, pol.ratio_l3_bp, pol.annual_cap_fen, pol.cap_group, "
                     " pol.tier2_ratio_bp, pol.tier2_cap_fen, pol.account_allowed, "
-                    " pol.reduction_referral_bp, pol.reduction_emergency_bp, pol.reduction_other_bp, "
-                    " acc.ytd_deductible_fen, acc.ytd_fund_paid_fen, acc.ytd_tier2_paid_fen "
+                    " pol.reduction_referral_bp, pol.reduction_emergency_bp, pol.reduction_other_bp "
                     "FROM person LEFT JOIN LATERAL (SELECT * FROM insuring.policies "
                     "  WHERE region = $2 AND insured_type = person.insured_type "
                     "  AND visit_type = $5 AND effective_from <= $4::date "
-                    "  ORDER BY effective_from DESC LIMIT 1) pol ON true "
-                    "LEFT JOIN insuring.accumulators acc ON acc.person_id = $1 "
-                    "  AND acc.year = $6 AND acc.cap_group = pol.cap_group",
+                    "  ORDER BY effective_from DESC LIMIT 1) pol ON true",
                     &p);
     if (!res)
         return MC_ERR_DB;
@@ -210,8 +204,32 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
     read_policy(res, 4, &pol, cap_group, sizeof(cap_group));
     snprintf(o->cap_group, sizeof(o->cap_group), "%s", cap_group);
     o->scope = pol.deductible_scope;
+    PQclear(res);
+    res = NULL;
+
+    /* Accumulators of the calendar year of the visit, for the policy's cap group. Read by
+     * a statement of their own, after the person's lock is held: a statement that waited
+     * for the lock still reads other tables as they were when it started, so the same
+     * statement would miss what the claim holding the lock has just spent. */
+    int year = c->visit_date / 10000;
     o->year = year;
-    mc_accum_t acc = {mc_db_int(res, 0, 18), mc_db_int(res, 0, 19), mc_db_int(res, 0, 20)};
+    mc_params_init(&p);
+    mc_p_str(&p, c->person_id);
+    mc_p_int(&p, year);
+    mc_p_str(&p, cap_group);
+    res = mc_db_run(db,
+                    "SELECT ytd_deductible_fen, ytd_fund_paid_fen, ytd_tier2_paid_fen "
+                    "FROM insuring.accumulators WHERE person_id = $1 AND year = $2 "
+                    "AND cap_group = $3",
+                    &p);
+    if (!res)
+        return MC_ERR_DB;
+    mc_accum_t acc = {0, 0, 0};
+    if (PQntuples(res) == 1) {
+        acc.ytd_deductible_fen = mc_db_int(res, 0, 0);
+        acc.ytd_fund_paid_fen = mc_db_int(res, 0, 1);
+        acc.ytd_tier2_paid_fen = mc_db_int(res, 0, 2);
+    }
     PQclear(res);
     res = NULL;
 
