@@ -99,10 +99,12 @@ static int lookup_find(const PGresult *res, char kind, const char *key)
     return -1;
 }
 
-/* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. look is the request's
- * lookup() for settling, NULL when it failed mc_msg_check_request(). */
+/* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. check is what
+ * mc_msg_check_request() said of the request (with its text); when MC_OK, look is the
+ * request's lookup() for settling. */
 static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const uint8_t *body,
-                          size_t body_len, const PGresult *look)
+                          size_t body_len, mc_reason_t check, const char *check_text,
+                          const PGresult *look)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
@@ -112,20 +114,13 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_array_t a_no, a_code, a_class, a_qty, a_price, a_amt, a_fsp, a_over, a_spf, a_scope;
     bool arrays = false;
     mc_params_t p;
-
     mc_reason_t r;
-    r = mc_msg_check_request(req, region, text, sizeof(text));
-    if (r != MC_OK) {
-        err = answer_request(ctx, env, region, body, body_len, r, text);
-        goto out;
-    }
+
+    if (check != MC_OK)
+        return answer_request(ctx, env, region, body, body_len, check, check_text);
 
     /* Hospital of this region, and an insuring region of this network. */
-    int h = look ? lookup_find(look, 'H', NULL) : -1;
-    if (h < 0) {
-        mc_error("request %s: settled without its lookup", req->request_id);
-        return MC_ERR_DB;
-    }
+    int h = lookup_find(look, 'H', NULL);
     if (PQgetisnull(look, h, 1)) {
         snprintf(text, sizeof(text), "hospital \"%.16s\" is not known in region %s",
                  req->hospital_code, region);
@@ -599,9 +594,11 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     medclear__settlement_request__pack(req, body);
 
     /* A well-formed SETTLE or PRESETTLE is looked up with what settling it needs. */
-    bool settle = (req->kind == MEDCLEAR__KIND__SETTLE || req->kind == MEDCLEAR__KIND__PRESETTLE) &&
-                  mc_msg_check_request(req, region, text, sizeof(text)) == MC_OK;
-    PGresult *res = lookup(mc_ctx_db(ctx), req, region, body, body_len, settle);
+    bool settle = req->kind == MEDCLEAR__KIND__SETTLE || req->kind == MEDCLEAR__KIND__PRESETTLE;
+    char check_text[320] = "";
+    mc_reason_t check =
+        settle ? mc_msg_check_request(req, region, check_text, sizeof(check_text)) : MC_OK;
+    PGresult *res = lookup(mc_ctx_db(ctx), req, region, body, body_len, settle && check == MC_OK);
     if (!res) {
         free(body);
         return MC_ERR_DB;
@@ -631,7 +628,7 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         switch (req->kind) {
         case MEDCLEAR__KIND__SETTLE:
         case MEDCLEAR__KIND__PRESETTLE:
-            err = on_settle(ctx, env, body, body_len, settle ? res : NULL);
+            err = on_settle(ctx, env, body, body_len, check, check_text, res);
             break;
         case MEDCLEAR__KIND__CANCEL:
             err = on_cancel(ctx, env, body, body_len);
