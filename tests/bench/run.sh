@@ -15,15 +15,17 @@
 # then prints one table with the durability settings in force (Kafka acks=all,
 # PostgreSQL fsync and synchronous_commit) and the machine's core count, and medclear's
 # throughput as a fraction of the ceiling. MC_BENCH_COUNT=20000 MC_BENCH_RATE_SECONDS=10
-# gives a quick run.
+# gives a quick run. The requests come from MC_BENCH_PERSONS (default 100,000) insured
+# persons added to the sample network (tests/bench/population.sql).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 cd "$ROOT"
 COUNT=${MC_BENCH_COUNT:-1000000}
 RATE_SECONDS=${MC_BENCH_RATE_SECONDS:-60}
 WINDOW_CLAIMS=${MC_BENCH_WINDOW_CLAIMS:-1000000}
+PERSONS=${MC_BENCH_PERSONS:-100000}
 BUILD="${MC_BUILD_DIR:-$ROOT/build}"
-[[ $COUNT =~ ^[0-9]+$ && $RATE_SECONDS =~ ^[0-9]+$ && $WINDOW_CLAIMS =~ ^[0-9]+$ ]] || { echo "bench: counts must be numbers" >&2; exit 2; }
+[[ $COUNT =~ ^[0-9]+$ && $RATE_SECONDS =~ ^[0-9]+$ && $WINDOW_CLAIMS =~ ^[0-9]+$ && $PERSONS =~ ^[0-9]+$ ]] || { echo "bench: counts must be numbers" >&2; exit 2; }
 
 deploy/infra.sh install >/dev/null
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -42,6 +44,7 @@ medclear() { "$BUILD/services/tool/medclear" -c deploy/config/medclear.conf "$@"
 psql "$MC_DB_CONNINFO" -XAtq -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS medclear_bench WITH (FORCE)" -c "CREATE DATABASE medclear_bench"
 medclear db migrate >/dev/null
 medclear data load deploy/sample >/dev/null
+psql "$MEDCLEAR_DB_CONNINFO" -XAtq -v ON_ERROR_STOP=1 -v persons="$PERSONS" -f tests/bench/population.sql >/dev/null
 deploy/network.sh start >/dev/null
 trap 'deploy/network.sh stop >/dev/null' EXIT
 out="$MC_RUN_DIR/results"
