@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mc_db.h"
@@ -177,13 +178,172 @@ static mc_err_t emit_alert(mc_msg_ctx_t *ctx, const char *type, const char *insu
 }
 
 /*
+ * The usage U(P,T) of the pairs a batch books into. A pair is a hot row: every claim
+ * between two parties adds to it. So the first claim of a batch that books into a pair
+ * reads and locks its row, the batch's claims add to it here, and clearing_flush()
+ * writes each pair once, before the batch commits (DESIGN.md section 4).
+ */
+typedef struct pair_usage {
+    char insuring[7], treating[7];
+    int64_t quota_fen, used_fen;
+    int64_t added_fen; /* booked by this batch, not yet written */
+    int alert_read;    /* rank of the alert stored in the row when it was read */
+    int alert;         /* rank of the alert now: 0 none, 1 yellow, 2 red */
+} pair_usage_t;
+
+struct clearing_state {
+    pair_usage_t *pairs;
+    int n, cap;
+};
+
+static const char *const alert_names[] = {"NONE", "YELLOW", "RED"};
+
+static int alert_rank(const char *name)
+{
+    return strcmp(name, "RED") == 0 ? 2 : strcmp(name, "YELLOW") == 0;
+}
+
+/* The alert rank of usage against quota: the lines are basis points of the quota. */
+static int alert_of(const mc_config_t *cfg, int64_t quota, int64_t used)
+{
+    if (quota <= 0)
+        return 0;
+    __int128 u = (__int128)used * 10000;
+    if (u >= (__int128)cfg->quota_red_bp * quota)
+        return 2;
+    return u >= (__int128)cfg->quota_yellow_bp * quota;
+}
+
+/* The usage of pair (insuring, treating) in this batch: read and locked on first use,
+ * the row made (zero quota and usage) when the pair has none. NULL on a database error. */
+static pair_usage_t *pair_usage(mc_msg_ctx_t *ctx, clearing_state_t *st, const char *insuring,
+                                const char *treating)
+{
+    for (int i = 0; i < st->n; i++)
+        if (strcmp(st->pairs[i].insuring, insuring) == 0 &&
+            strcmp(st->pairs[i].treating, treating) == 0)
+            return &st->pairs[i];
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, insuring);
+    mc_p_str(&p, treating);
+    PGresult *res = NULL;
+    /* A pair made by another transaction between the two statements is read again. */
+    for (int attempt = 0; attempt < 2 && !res; attempt++) {
+        res = mc_db_run(mc_ctx_db(ctx),
+                        "SELECT quota_fen, used_fen, alert FROM clearing.pairs "
+                        "WHERE insuring_party = $1 AND treating_party = $2 FOR UPDATE",
+                        &p);
+        if (res && PQntuples(res) == 0) {
+            PQclear(res);
+            res = mc_db_run(mc_ctx_db(ctx),
+                            "INSERT INTO clearing.pairs (insuring_party, treating_party) "
+                            "VALUES ($1, $2) ON CONFLICT DO NOTHING "
+                            "RETURNING quota_fen, used_fen, alert",
+                            &p);
+            if (res && PQntuples(res) == 0) {
+                PQclear(res);
+                res = NULL;
+                continue;
+            }
+        }
+        if (!res)
+            return NULL;
+    }
+    if (!res) {
+        mc_error("pair %s with %s: its row could not be read or made", insuring, treating);
+        return NULL;
+    }
+    if (st->n == st->cap) {
+        int cap = st->cap ? st->cap * 2 : 16;
+        pair_usage_t *a = realloc(st->pairs, (size_t)cap * sizeof(*a));
+        if (!a)
+            abort();
+        st->pairs = a;
+        st->cap = cap;
+    }
+    pair_usage_t *u = &st->pairs[st->n++];
+    snprintf(u->insuring, sizeof(u->insuring), "%s", insuring);
+    snprintf(u->treating, sizeof(u->treating), "%s", treating);
+    u->quota_fen = mc_db_int(res, 0, 0);
+    u->used_fen = mc_db_int(res, 0, 1);
+    u->added_fen = 0;
+    u->alert_read = u->alert = alert_rank(PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return u;
+}
+
+mc_err_t clearing_flush(mc_msg_ctx_t *ctx, void *opaque)
+{
+    clearing_state_t *st = opaque;
+    if (st->n == 0)
+        return MC_ERR_OK;
+    mc_array_t col[4];
+    for (int c = 0; c < 4; c++)
+        mc_array_init(&col[c]);
+    for (int i = 0; i < st->n; i++) {
+        const pair_usage_t *u = &st->pairs[i];
+        if (u->added_fen == 0 && u->alert == u->alert_read)
+            continue;
+        mc_array_str(&col[0], u->insuring);
+        mc_array_str(&col[1], u->treating);
+        mc_array_int(&col[2], u->added_fen);
+        mc_array_str(&col[3], alert_names[u->alert]);
+    }
+    bool ok = true;
+    if (col[0].n > 0) {
+        mc_params_t p;
+        mc_params_init(&p);
+        for (int c = 0; c < 4; c++)
+            mc_p_str(&p, mc_array_text(&col[c]));
+        PGresult *res = mc_db_run(mc_ctx_db(ctx),
+                                  "UPDATE clearing.pairs x SET used_fen = x.used_fen + d.added, "
+                                  "alert = d.alert FROM unnest($1::text[], $2::text[], "
+                                  "$3::bigint[], $4::text[]) AS d(ins, trt, added, alert) "
+                                  "WHERE x.insuring_party = d.ins AND x.treating_party = d.trt",
+                                  &p);
+        ok = res != NULL;
+        if (res && atoi(PQcmdTuples(res)) != col[0].n) {
+            mc_error("pair usage: %s rows written for %d pairs", PQcmdTuples(res), col[0].n);
+            ok = false;
+        }
+        PQclear(res);
+    }
+    for (int c = 0; c < 4; c++)
+        mc_array_free(&col[c]);
+    st->n = 0;
+    return ok ? MC_ERR_OK : MC_ERR_DB;
+}
+
+void clearing_discard(void *opaque)
+{
+    ((clearing_state_t *)opaque)->n = 0;
+}
+
+clearing_state_t *clearing_state_new(void)
+{
+    clearing_state_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        abort();
+    return st;
+}
+
+void clearing_state_free(clearing_state_t *st)
+{
+    if (st)
+        free(st->pairs);
+    free(st);
+}
+
+/*
  * Records the accepted result cr of a claim that books, and books its fund amount
  * (pooled + tier 2; negative for an undo) into the open window, in one statement: the
- * claim's result and window, a balanced ledger entry, and the pair's usage
- * U(P,T). When usage crosses the yellow or red line of the pair's quota, the alert is
- * published once (and a red one asks for an emergency top-up); settlement never stops.
+ * claim's result and window and a balanced ledger entry. The pair's usage U(P,T) grows
+ * in memory (pair_usage_t). When it crosses the yellow or red line of the pair's quota,
+ * the alert is published once (and a red one asks for an emergency top-up); settlement
+ * never stops.
  */
-static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
+static mc_err_t book(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__Envelope *env,
                      const Medclear__ClaimResult *cr, const char *insuring, const char *treating)
 {
     const mc_config_t *cfg = mc_ctx_config(ctx);
@@ -198,8 +358,6 @@ static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
     mc_p_int(&p, amount);
     mc_p_str(&p, env->message_id);
     mc_p_str(&p, cfg->window_period);
-    mc_p_int(&p, cfg->quota_yellow_bp);
-    mc_p_int(&p, cfg->quota_red_bp);
     mc_p_str(&p, mc_msg_result_status(cr, true));
     mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
     mc_p_int(&p, pay->fund_fen);
@@ -208,53 +366,40 @@ static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
     mc_p_int(&p, pay->cash_fen);
     PGresult *res = mc_db_run(mc_ctx_db(ctx),
         "WITH w AS (SELECT clearing.open_window($6::interval) AS window_id), "
-        "c AS (UPDATE clearing.claims SET window_id = (SELECT window_id FROM w), status = $9, "
-        "  reason_code = NULL, settlement_id = $10, fund_fen = $11, tier2_fen = $12, "
-        "  account_fen = $13, cash_fen = $14, booked_at = now() WHERE claim_id = $1), "
+        "c AS (UPDATE clearing.claims SET window_id = (SELECT window_id FROM w), status = $7, "
+        "  reason_code = NULL, settlement_id = $8, fund_fen = $9, tier2_fen = $10, "
+        "  account_fen = $11, cash_fen = $12, booked_at = now() WHERE claim_id = $1), "
         "l AS (SELECT clearing.post_pair($5, (SELECT window_id FROM w), 'claim ' || $1, $1, $2, $3, "
-        "  $4)), "
-        "u AS (INSERT INTO clearing.pairs AS x (insuring_party, treating_party, used_fen) "
-        "  VALUES ($2, $3, $4) ON CONFLICT (insuring_party, treating_party) "
-        "  DO UPDATE SET used_fen = x.used_fen + $4 RETURNING quota_fen, used_fen, alert) "
-        "SELECT (SELECT window_id FROM w), u.quota_fen, u.used_fen, u.alert, "
-        "  CASE WHEN u.quota_fen <= 0 THEN 'NONE' "
-        "       WHEN u.used_fen * 10000 >= $8 * u.quota_fen THEN 'RED' "
-        "       WHEN u.used_fen * 10000 >= $7 * u.quota_fen THEN 'YELLOW' ELSE 'NONE' END, "
-        "  CASE WHEN u.quota_fen > 0 THEN u.used_fen * 10000 / u.quota_fen ELSE 0 END, "
-        "  (SELECT count(*) FROM l) FROM u",
+        "  $4)) "
+        "SELECT (SELECT window_id FROM w), (SELECT count(*) FROM l)",
         &p);
     if (!res)
         return MC_ERR_DB;
-    if (PQgetisnull(res, 0, 0)) {
-        PQclear(res);
+    bool no_window = PQgetisnull(res, 0, 0);
+    PQclear(res);
+    if (no_window) {
         mc_error("no open clearing window to book claim %s into", claim_id);
         return MC_ERR_DB;
     }
-    const char *was = PQgetvalue(res, 0, 3), *now = PQgetvalue(res, 0, 4);
-    int64_t quota = mc_db_int(res, 0, 1), used = mc_db_int(res, 0, 2);
-    int32_t ratio = (int32_t)mc_db_int(res, 0, 5);
-    int rank_was = strcmp(was, "RED") == 0 ? 2 : strcmp(was, "YELLOW") == 0;
-    int rank_now = strcmp(now, "RED") == 0 ? 2 : strcmp(now, "YELLOW") == 0;
-    mc_err_t err = MC_ERR_OK;
-    if (rank_now != rank_was) {
-        mc_params_init(&p);
-        mc_p_str(&p, insuring);
-        mc_p_str(&p, treating);
-        mc_p_str(&p, now);
-        if (!mc_db_do(mc_ctx_db(ctx),
-                      "UPDATE clearing.pairs SET alert = $3 WHERE insuring_party = $1 "
-                      "AND treating_party = $2",
-                      &p))
-            err = MC_ERR_DB;
-    }
+    pair_usage_t *u = pair_usage(ctx, st, insuring, treating);
+    if (!u)
+        return MC_ERR_DB;
+    int was = u->alert;
+    u->used_fen += amount;
+    u->added_fen += amount;
+    u->alert = alert_of(cfg, u->quota_fen, u->used_fen);
+    int64_t quota = u->quota_fen, used = u->used_fen;
+    int32_t ratio = quota > 0 ? (int32_t)((__int128)used * 10000 / quota) : 0;
+
     /* Escalations are announced once per crossing; falling back is silent. */
+    mc_err_t err = MC_ERR_OK;
     char detail[160];
     snprintf(detail, sizeof(detail), "usage %" PRId64 " of quota %" PRId64 " fen", used, quota);
-    if (err == MC_ERR_OK && rank_now > rank_was && rank_now >= 1 && rank_was < 1) {
+    if (u->alert >= 1 && was < 1) {
         mc_warn("quota of %s with %s: yellow alert, %s", insuring, treating, detail);
         err = emit_alert(ctx, "QUOTA_YELLOW", insuring, treating, used, ratio, detail, used, quota);
     }
-    if (err == MC_ERR_OK && rank_now == 2 && rank_was < 2) {
+    if (err == MC_ERR_OK && u->alert == 2 && was < 2) {
         mc_warn("quota of %s with %s: red alert, %s; emergency top-up requested", insuring,
                 treating, detail);
         err = emit_alert(ctx, "QUOTA_RED", insuring, treating, used, ratio, detail, used, quota);
@@ -262,11 +407,10 @@ static mc_err_t book(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
             err = emit_alert(ctx, "TOPUP_REQUEST", insuring, treating,
                              used > quota ? used - quota : quota / 10, ratio, detail, used, quota);
     }
-    PQclear(res);
     return err;
 }
 
-static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+static mc_err_t on_result(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__Envelope *env)
 {
     const Medclear__ClaimResult *cr = env->result;
     PGconn *db = mc_ctx_db(ctx);
@@ -311,7 +455,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     const Medclear__Payment *pay = cr->payment;
     if (accepted && settle && pay) {
         /* the result is recorded with its booking, in one statement */
-        err = book(ctx, env, cr, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 4));
+        err = book(ctx, st, env, cr, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 4));
         if (err != MC_ERR_OK)
             goto out;
     } else {
@@ -344,11 +488,10 @@ out:
 
 mc_err_t clearing_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
 {
-    (void)opaque;
     if (env->body_case == MEDCLEAR__ENVELOPE__BODY_CLAIM)
         return on_claim(ctx, env);
     if (env->body_case == MEDCLEAR__ENVELOPE__BODY_RESULT)
-        return on_result(ctx, env);
+        return on_result(ctx, opaque, env);
     return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "the centre accepts claims and results only");
 }
 

@@ -7,8 +7,21 @@
 
 #include "mc_service.h"
 
+/* What the service keeps between the messages of a batch (the pairs' usage); it is the
+ * opaque of the handlers below. */
+typedef struct clearing_state clearing_state_t;
+
+clearing_state_t *clearing_state_new(void);
+void clearing_state_free(clearing_state_t *st);
+
 /* Handler of every message consumed by the clearing service. */
 mc_err_t clearing_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque);
+
+/* Writes the usage the batch added to each pair, once per pair (mc_service_def_t.flush). */
+mc_err_t clearing_flush(mc_msg_ctx_t *ctx, void *opaque);
+
+/* Forgets the usage of a batch or message that was rolled back. */
+void clearing_discard(void *opaque);
 
 /* Periodic work: closes the open clearing window when its period ends and opens the
  * next (clearing.window.period). */

@@ -42,11 +42,17 @@ int main(int argc, char **argv)
     produced[n_out] = names[2 + n_out];
     n_out++;
 
+    clearing_state_t *st = clearing_state_new();
     mc_service_def_t def = {
         .role = "clearing",
         .schema = "clearing",
         .handle = clearing_handle,
         .tick = clearing_tick,
+        .flush = clearing_flush,
+        .discard = clearing_discard,
+        .opaque = st,
     };
-    return mc_app_run(&cfg, &def, consumed, 2, produced, n_out);
+    rc = mc_app_run(&cfg, &def, consumed, 2, produced, n_out);
+    clearing_state_free(st);
+    return rc;
 }

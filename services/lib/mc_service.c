@@ -56,8 +56,8 @@ struct mc_service {
     char sql_inbox_insert[256];
     char sql_inbox_hash[256];
     char sql_inbox_record[400];
-    char sql_outbox_insert[480];
-    char sql_outbox_reemit[400];
+    char sql_outbox_insert[640];
+    char sql_outbox_reemit[640];
     char sql_outbox_published[160];
     char sql_outbox_unpublished[256];
     char sql_outbox_count[160];
@@ -297,27 +297,32 @@ static void build_sql(mc_service_t *svc)
              s);
     snprintf(svc->sql_inbox_hash, sizeof(svc->sql_inbox_hash),
              "SELECT payload_hash = sha256($2) FROM %s.inbox WHERE message_id = $1", s);
+    /* An outbox row's id goes into outbox_unpublished with it, and leaves once the
+     * broker acknowledged the row (sql/015_outbox_unpublished.sql). */
     snprintf(svc->sql_outbox_insert, sizeof(svc->sql_outbox_insert),
-             "INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, reason, detail, source) "
-             "SELECT c, t, k, p, r, d, s FROM unnest($1::text[], $2::text[], $3::text[], "
-             "$4::bytea[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY "
-             "AS u(c, t, k, p, r, d, s, n) ORDER BY n RETURNING id",
-             s);
+             "WITH o AS (INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, reason, "
+             "detail, source) SELECT c, t, k, p, r, d, s FROM unnest($1::text[], $2::text[], "
+             "$3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY "
+             "AS u(c, t, k, p, r, d, s, n) ORDER BY n RETURNING id), "
+             "q AS (INSERT INTO %s.outbox_unpublished SELECT id FROM o) SELECT id FROM o",
+             s, s);
     snprintf(svc->sql_outbox_reemit, sizeof(svc->sql_outbox_reemit),
-             "INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, resent_of) "
+             "WITH o AS (INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, resent_of) "
              "SELECT $3, topic, msg_key, payload, id FROM %s.outbox "
              "WHERE topic = $1 AND msg_key = $2 AND resent_of IS NULL AND reason IS NULL "
-             "ORDER BY id DESC LIMIT 1 "
-             "RETURNING id, topic, msg_key, payload",
-             s, s);
+             "ORDER BY id DESC LIMIT 1 RETURNING id, topic, msg_key, payload), "
+             "q AS (INSERT INTO %s.outbox_unpublished SELECT id FROM o) "
+             "SELECT id, topic, msg_key, payload FROM o",
+             s, s, s);
     snprintf(svc->sql_outbox_published, sizeof(svc->sql_outbox_published),
-             "UPDATE %s.outbox SET published_at = now() WHERE id = ANY($1::bigint[])", s);
+             "DELETE FROM %s.outbox_unpublished WHERE id = ANY($1::bigint[])", s);
     snprintf(svc->sql_outbox_unpublished, sizeof(svc->sql_outbox_unpublished),
-             "SELECT id, topic, msg_key, payload, reason, detail, source FROM %s.outbox "
-             "WHERE published_at IS NULL ORDER BY id LIMIT 10000",
-             s);
+             "SELECT o.id, o.topic, o.msg_key, o.payload, o.reason, o.detail, o.source "
+             "FROM %s.outbox_unpublished u JOIN %s.outbox o ON o.id = u.id "
+             "ORDER BY u.id LIMIT 10000",
+             s, s);
     snprintf(svc->sql_outbox_count, sizeof(svc->sql_outbox_count),
-             "SELECT count(*) FROM %s.outbox WHERE published_at IS NULL", s);
+             "SELECT count(*) FROM %s.outbox_unpublished", s);
 }
 
 /*
@@ -736,6 +741,22 @@ static void log_context(const rd_kafka_message_t *m)
                            key);
 }
 
+/* Writes what the handlers aggregated in memory (mc_service_def_t.flush). */
+static mc_err_t flush_aggregates(mc_service_t *svc)
+{
+    if (!svc->def->flush)
+        return MC_ERR_OK;
+    mc_msg_ctx_t ctx = {.svc = svc, .msg = NULL, .message_id = NULL};
+    return svc->def->flush(&ctx, svc->def->opaque);
+}
+
+/* Forgets what the handlers aggregated: the work it came from was rolled back. */
+static void discard_aggregates(mc_service_t *svc)
+{
+    if (svc->def->discard)
+        svc->def->discard(svc->def->opaque);
+}
+
 typedef enum batch_rc {
     BATCH_DONE,  /* committed */
     BATCH_SPLIT, /* a message failed on the fast path: nothing applied, apply it carefully */
@@ -798,6 +819,8 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
         if (!mc_db_do(svc->db, "SAVEPOINT msg", NULL))
             goto lost;
         mc_err_t err = apply_one(svc, &ctx);
+        if (err == MC_ERR_OK)
+            err = flush_aggregates(svc);
         if (err == MC_ERR_OK) {
             if (!mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
                 goto lost;
@@ -807,6 +830,7 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
         char detail[256];
         snprintf(detail, sizeof(detail), "could not apply: %s", PQerrorMessage(svc->db));
         pending_truncate(svc, mark);
+        discard_aggregates(svc);
         if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK TO SAVEPOINT msg", NULL))
             goto lost;
         if (err == MC_ERR_DB) {
@@ -820,6 +844,8 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
     mc_log_context_clear();
     free(o);
     o = NULL;
+    if (!careful && flush_aggregates(svc) != MC_ERR_OK)
+        goto failed;
     if (!outbox_flush(svc))
         goto lost;
     double c0 = mono_seconds();
@@ -835,6 +861,7 @@ failed:
     free_opened(o, n);
     mc_log_context_clear();
     pending_truncate(svc, 0);
+    discard_aggregates(svc);
     if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK", NULL))
         return BATCH_LOST;
     return BATCH_SPLIT;
@@ -842,6 +869,7 @@ lost:
     free_opened(o, n);
     mc_log_context_clear();
     pending_truncate(svc, 0);
+    discard_aggregates(svc);
     if (!mc_db_broken(svc->db) && !mc_db_do(svc->db, "ROLLBACK", NULL))
         mc_error("could not roll back the batch");
     return BATCH_LOST;

@@ -5,7 +5,8 @@
  *   poll a batch (what is fetched already, or waits batch.timeout.ms for more) -> BEGIN
  *   -> mark published what the broker acknowledged since the last batch -> per message:
  *   decode, record its id in the inbox (duplicates go to the duplicate handler), run the
- *   handler, which writes state and outgoing messages into the outbox -> COMMIT -> hand
+ *   handler, which writes state and outgoing messages into the outbox -> write what the
+ *   handlers aggregated in memory (hot rows, once per batch) -> COMMIT -> hand
  *   the outbox rows to the idempotent producer without waiting for the broker (the next
  *   batch is applied while this one travels) -> commit Kafka offsets.
  *
@@ -51,6 +52,16 @@ typedef struct mc_service_def {
      * is "" and mc_ctx_dead_letter() must not be called.
      */
     mc_err_t (*tick)(mc_msg_ctx_t *ctx, void *opaque);
+    /*
+     * Writes what the handlers aggregated in memory instead of row by row (NULL: nothing;
+     * the clearing centre's pair usage) and forgets it: called in a batch's transaction
+     * after its handlers, before its outbox is written, and on the careful path after each
+     * message, inside its savepoint. A failure rolls back what it covers.
+     */
+    mc_err_t (*flush)(mc_msg_ctx_t *ctx, void *opaque);
+    /* Forgets what was aggregated and not flushed: its transaction or savepoint was
+     * rolled back (NULL: nothing to forget). */
+    void (*discard)(void *opaque);
     void *opaque;
 } mc_service_def_t;
 

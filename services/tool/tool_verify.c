@@ -141,9 +141,9 @@ static const check_t checks[] = {
      "  AND p.account = 'settlement:centre') <> 0) ORDER BY 1"},
     {"every outbox row published",
      "SELECT 'outbox ' || s, format('%s rows not published', n) FROM ("
-     "  SELECT 'treating' AS s, count(*) AS n FROM treating.outbox WHERE published_at IS NULL "
-     "  UNION ALL SELECT 'clearing', count(*) FROM clearing.outbox WHERE published_at IS NULL "
-     "  UNION ALL SELECT 'insuring', count(*) FROM insuring.outbox WHERE published_at IS NULL) x "
+     "  SELECT 'treating' AS s, count(*) AS n FROM treating.outbox_unpublished "
+     "  UNION ALL SELECT 'clearing', count(*) FROM clearing.outbox_unpublished "
+     "  UNION ALL SELECT 'insuring', count(*) FROM insuring.outbox_unpublished) x "
      "WHERE n > 0"},
 };
 

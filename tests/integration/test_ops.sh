@@ -91,7 +91,7 @@ mc submit --wait --json --timeout-ms 60000 "$dir/claims" >"$dir/replies"
 check "the $n claims settled" $n "$(grep -c '"status":"ACCEPTED"' "$dir/replies")"
 # and one message that is not an envelope, for the dead-letter counter and log line
 printf 'not a medclear envelope' | kcat -P -b "$MC_KAFKA_BROKERS" -t "$P.intake.340000" -k ops-bad-1
-dead_lettered() { [[ $(sql "SELECT count(*) FROM treating.outbox WHERE msg_key = 'ops-bad-1' AND published_at IS NOT NULL") == 1 ]]; }
+dead_lettered() { [[ $(sql "SELECT count(*) FROM treating.outbox o WHERE msg_key = 'ops-bad-1' AND NOT EXISTS (SELECT 1 FROM treating.outbox_unpublished u WHERE u.id = o.id)") == 1 ]]; }
 until_ok 20 dead_lettered || echo "the bad message was not dead-lettered in time"
 
 # The delivery reports of the last messages may trail the replies: wait until the
@@ -164,7 +164,7 @@ for r in "${roles[@]}"; do
   check "$r: domain figures read" 1 "$(sample "$r" medclear_domain_scrape_success)"
   check "$r: batches committed and timed" 1 "$([[ $(sample "$r" medclear_db_commit_seconds_count) -gt 0 && $(sample "$r" medclear_batch_messages_count) -gt 0 ]] && echo 1 || echo 0)"
   until_ok 10 published "$r" || true
-  check "$r: outbox all published" "0 $(sql "SELECT count(*) FROM $r.outbox WHERE published_at IS NULL")" "$(sample "$r" medclear_outbox_unpublished) 0"
+  check "$r: outbox all published" "0 $(sql "SELECT count(*) FROM $r.outbox_unpublished")" "$(sample "$r" medclear_outbox_unpublished) 0"
 done
 lag_zero() {
   scrape treating

@@ -60,7 +60,7 @@ check "accumulators" "P310000000004 OUTPATIENT 150000 5330 0|P320000000001 POOL 
 check "account balances" "7370 0" \
   "$(sql "SELECT string_agg(account_balance_fen::text, ' ' ORDER BY person_id) FROM insuring.persons WHERE person_id IN ('P310000000004', 'P320000000001')")"
 check "every outbox row published" "0" \
-  "$(sql "SELECT (SELECT count(*) FROM treating.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM clearing.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM insuring.outbox WHERE published_at IS NULL)")"
+  "$(sql "SELECT (SELECT count(*) FROM treating.outbox_unpublished) + (SELECT count(*) FROM clearing.outbox_unpublished) + (SELECT count(*) FROM insuring.outbox_unpublished)")"
 
 # The agency resends sample 1: the same reply again, nothing applied twice.
 mc submit --wait --json --timeout-ms 60000 "$ROOT/deploy/sample/claims/1-inpatient-long-term.claim" >"$out.2"
