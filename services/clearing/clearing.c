@@ -39,7 +39,7 @@ static mc_err_t reject_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
     mc_p_int(&p, c->totals ? c->totals->total_fen : 0);
     mc_p_int(&p, c->totals ? c->totals->in_scope_fen : 0);
     mc_p_str(&p, mc_reason_code(reason));
-    if (!mc_db_do(mc_ctx_db(ctx),
+    if (!mc_db_defer(mc_ctx_db(ctx),
                   "INSERT INTO clearing.claims (claim_id, request_id, kind, treating_region, "
                   "insuring_region, treating_party, insuring_party, hospital_code, person_id, "
                   "total_fen, in_scope_fen, status, reason_code) VALUES ($1, $2, $3, $4, $5, "
@@ -169,7 +169,7 @@ static mc_err_t emit_alert(mc_msg_ctx_t *ctx, const char *type, const char *insu
     mc_p_str(&p, type);
     mc_p_int(&p, used);
     mc_p_int(&p, quota);
-    if (!mc_db_do(mc_ctx_db(ctx),
+    if (!mc_db_defer(mc_ctx_db(ctx),
                   "INSERT INTO clearing.alerts (insuring_party, treating_party, event_type, "
                   "used_fen, quota_fen) VALUES ($1, $2, $3, $4, $5)",
                   &p))
@@ -364,23 +364,18 @@ static mc_err_t book(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__En
     mc_p_int(&p, pay->tier2_fen);
     mc_p_int(&p, pay->account_fen);
     mc_p_int(&p, pay->cash_fen);
-    PGresult *res = mc_db_run(mc_ctx_db(ctx),
-        "WITH w AS (SELECT clearing.open_window($6::interval) AS window_id), "
+    /* Sent without waiting (a pipelined batch): nothing below reads its result. */
+    if (!mc_db_defer(mc_ctx_db(ctx),
+        "WITH w AS (SELECT coalesce(clearing.open_window($6::interval), clearing.fail("
+        "  'no open clearing window to book claim ' || $1 || ' into')) AS window_id), "
         "c AS (UPDATE clearing.claims SET window_id = (SELECT window_id FROM w), status = $7, "
         "  reason_code = NULL, settlement_id = $8, fund_fen = $9, tier2_fen = $10, "
         "  account_fen = $11, cash_fen = $12, booked_at = now() WHERE claim_id = $1), "
         "l AS (SELECT clearing.post_pair($5, (SELECT window_id FROM w), 'claim ' || $1, $1, $2, $3, "
         "  $4)) "
-        "SELECT (SELECT window_id FROM w), (SELECT count(*) FROM l)",
-        &p);
-    if (!res)
+        "SELECT count(*) FROM l",
+        &p))
         return MC_ERR_DB;
-    bool no_window = PQgetisnull(res, 0, 0);
-    PQclear(res);
-    if (no_window) {
-        mc_error("no open clearing window to book claim %s into", claim_id);
-        return MC_ERR_DB;
-    }
     pair_usage_t *u = pair_usage(ctx, st, insuring, treating);
     if (!u)
         return MC_ERR_DB;
@@ -469,7 +464,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclea
         mc_p_int(&p, pay ? pay->account_fen : 0);
         mc_p_int(&p, pay ? pay->cash_fen : 0);
         mc_p_bool(&p, accepted && settle);
-        if (!mc_db_do(db,
+        if (!mc_db_defer(db,
                       "UPDATE clearing.claims SET status = $2, reason_code = $3, "
                       "settlement_id = $4, fund_fen = $5, tier2_fen = $6, account_fen = $7, "
                       "cash_fen = $8, booked_at = CASE WHEN $9::boolean THEN now() END "

@@ -207,29 +207,34 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
     PQclear(res);
     res = NULL;
 
-    /* Accumulators of the calendar year of the visit, for the policy's cap group. Read by
-     * a statement of their own, after the person's lock is held: a statement that waited
-     * for the lock still reads other tables as they were when it started, so the same
-     * statement would miss what the claim holding the lock has just spent. */
+    /* Accumulators of the calendar year of the visit, for the policy's cap group (none
+     * yet: zeros), and for a SETTLE the id its settlement will have. Read by a statement
+     * of their own, after the person's lock is held: a statement that waited for the lock
+     * still reads other tables as they were when it started, so the same statement would
+     * miss what the claim holding the lock has just spent. */
     int year = c->visit_date / 10000;
     o->year = year;
     mc_params_init(&p);
     mc_p_str(&p, c->person_id);
     mc_p_int(&p, year);
     mc_p_str(&p, cap_group);
+    mc_p_bool(&p, c->kind == MEDCLEAR__KIND__SETTLE);
+    mc_p_str(&p, c->insuring_region);
     res = mc_db_run(db,
-                    "SELECT ytd_deductible_fen, ytd_fund_paid_fen, ytd_tier2_paid_fen "
-                    "FROM insuring.accumulators WHERE person_id = $1 AND year = $2 "
-                    "AND cap_group = $3",
+                    "SELECT a.ytd_deductible_fen, a.ytd_fund_paid_fen, a.ytd_tier2_paid_fen, "
+                    "CASE WHEN $4::boolean THEN 'S' || $5 || "
+                    "lpad(nextval('insuring.settlement_seq')::text, 12, '0') END "
+                    "FROM (SELECT 1) AS one LEFT JOIN insuring.accumulators a "
+                    "ON a.person_id = $1 AND a.year = $2 AND a.cap_group = $3",
                     &p);
     if (!res)
         return MC_ERR_DB;
-    mc_accum_t acc = {0, 0, 0};
-    if (PQntuples(res) == 1) {
-        acc.ytd_deductible_fen = mc_db_int(res, 0, 0);
-        acc.ytd_fund_paid_fen = mc_db_int(res, 0, 1);
-        acc.ytd_tier2_paid_fen = mc_db_int(res, 0, 2);
-    }
+    mc_accum_t acc = {
+        .ytd_deductible_fen = mc_db_int(res, 0, 0), /* 0 when NULL: no row yet */
+        .ytd_fund_paid_fen = mc_db_int(res, 0, 1),
+        .ytd_tier2_paid_fen = mc_db_int(res, 0, 2),
+    };
+    snprintf(o->settlement_id, sizeof(o->settlement_id), "%s", mc_db_str(res, 0, 3));
     PQclear(res);
     res = NULL;
 
@@ -254,22 +259,19 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
     mc_p_int(&p, acc.ytd_fund_paid_fen - before.ytd_fund_paid_fen);
     mc_p_int(&p, acc.ytd_tier2_paid_fen - before.ytd_tier2_paid_fen);
     mc_p_int(&p, balance - new_balance);
-    mc_p_str(&p, c->insuring_region);
-    res = mc_db_run(db,
-                    "WITH a AS (INSERT INTO insuring.accumulators AS a (person_id, year, cap_group, "
-                    "ytd_deductible_fen, ytd_fund_paid_fen, ytd_tier2_paid_fen) "
-                    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (person_id, year, cap_group) "
-                    "DO UPDATE SET ytd_deductible_fen = a.ytd_deductible_fen + $4, "
-                    "ytd_fund_paid_fen = a.ytd_fund_paid_fen + $5, "
-                    "ytd_tier2_paid_fen = a.ytd_tier2_paid_fen + $6 RETURNING 1), "
-                    "b AS (UPDATE insuring.persons SET account_balance_fen = "
-                    "account_balance_fen - $7 WHERE person_id = $1 RETURNING 1) "
-                    "SELECT 'S' || $8 || lpad(nextval('insuring.settlement_seq')::text, 12, '0') "
-                    "FROM a, b",
-                    &p);
-    if (!res)
+    /* Sent without waiting (a pipelined batch): the person's lock is held, and the next
+     * statement of this claim or of another of this person runs after it. */
+    if (!mc_db_defer(db,
+                     "WITH a AS (INSERT INTO insuring.accumulators AS a (person_id, year, "
+                     "cap_group, ytd_deductible_fen, ytd_fund_paid_fen, ytd_tier2_paid_fen) "
+                     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (person_id, year, cap_group) "
+                     "DO UPDATE SET ytd_deductible_fen = a.ytd_deductible_fen + $4, "
+                     "ytd_fund_paid_fen = a.ytd_fund_paid_fen + $5, "
+                     "ytd_tier2_paid_fen = a.ytd_tier2_paid_fen + $6) "
+                     "UPDATE insuring.persons SET account_balance_fen = account_balance_fen - $7 "
+                     "WHERE person_id = $1",
+                     &p))
         return MC_ERR_DB;
-    snprintf(o->settlement_id, sizeof(o->settlement_id), "%s", PQgetvalue(res, 0, 0));
 out:
     if (res)
         PQclear(res);
@@ -453,7 +455,7 @@ static mc_err_t record(PGconn *db, const Medclear__Envelope *env, const Medclear
     /* Rejected claims are recorded too (also of unknown persons: no foreign key), so a
      * resent claim gets the same answer and reconciliation sees every claim. A settled
      * one ($23, its settlement id, is set) is booked in the same statement. */
-    return mc_db_do(db,
+    return mc_db_defer(db,
                     "WITH s AS (INSERT INTO insuring.settlements (claim_id, request_id, kind, "
                     "person_id, insuring_region, treating_region, hospital_code, hospital_level, "
                     "visit_type, visit_date, status, reason_code, policy_version, "

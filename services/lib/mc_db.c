@@ -92,8 +92,56 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
+/*
+ * The connection in pipeline mode (mc_db_pipeline_begin), at most one per process: the
+ * statements sent on it whose results are not read yet, oldest first. The server runs
+ * them in the order sent and answers in that order.
+ */
+typedef struct sent {
+    const char *sql; /* for the error message */
+    char prepared[16]; /* a PREPARE of this name: forgotten if it fails */
+} sent_t;
+
+static struct {
+    PGconn *db; /* NULL: no connection is in pipeline mode */
+    sent_t *q;
+    int n, cap;
+    bool failed; /* a statement failed: the server skips the rest up to the sync */
+} pipe;
+
+static void pipe_push(const char *sql, const char *prepared_name)
+{
+    if (pipe.n == pipe.cap) {
+        int cap = pipe.cap ? pipe.cap * 2 : 64;
+        sent_t *q = realloc(pipe.q, (size_t)cap * sizeof(*q));
+        if (!q)
+            abort();
+        pipe.q = q;
+        pipe.cap = cap;
+    }
+    sent_t *e = &pipe.q[pipe.n++];
+    e->sql = sql;
+    snprintf(e->prepared, sizeof(e->prepared), "%s", prepared_name ? prepared_name : "");
+}
+
+static bool pipelined(const PGconn *db) { return db && pipe.db == db; }
+
+static void log_failure(const char *message, const char *sql)
+{
+    char head[80];
+    snprintf(head, sizeof(head), "%s", sql);
+    for (char *c = head; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    mc_error("statement failed: %s (in \"%s...\")", message, head);
+}
+
 void mc_db_forget(const PGconn *db)
 {
+    if (pipelined(db)) {
+        pipe.db = NULL;
+        pipe.n = 0;
+    }
     for (int i = 0; i < n_prepared; i++) {
         if (prepared[i].db != db)
             continue;
@@ -103,7 +151,21 @@ void mc_db_forget(const PGconn *db)
     }
 }
 
-/* The name of sql prepared on db, preparing it first; NULL when it cannot be. */
+/* Forgets the statement prepared as name on db (its PREPARE failed in a pipeline). */
+static void forget_name(const PGconn *db, const char *name)
+{
+    for (int i = 0; i < n_prepared; i++)
+        if (prepared[i].db == db && strcmp(prepared[i].name, name) == 0) {
+            free(prepared[i].sql);
+            prepared[i] = prepared[--n_prepared];
+            return;
+        }
+}
+
+/*
+ * The name of sql prepared on db, preparing it first; NULL when it cannot be. In
+ * pipeline mode the PREPARE is sent ahead of the statement and its result read in turn.
+ */
 static const char *prepare(PGconn *db, const char *sql, int n_params)
 {
     uint64_t h = fnv1a(sql);
@@ -115,11 +177,17 @@ static const char *prepare(PGconn *db, const char *sql, int n_params)
     prepared_t *p = &prepared[n_prepared];
     static unsigned next_name; /* unique in the process, so on every connection */
     snprintf(p->name, sizeof(p->name), "mc%u", next_name++);
-    PGresult *res = PQprepare(db, p->name, sql, n_params, NULL);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (!ok)
-        return NULL; /* the error shows again, in context, when run unprepared */
+    if (pipelined(db)) {
+        if (!PQsendPrepare(db, p->name, sql, n_params, NULL))
+            return NULL;
+        pipe_push(sql, p->name);
+    } else {
+        PGresult *res = PQprepare(db, p->name, sql, n_params, NULL);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok)
+            return NULL; /* the error shows again, in context, when run unprepared */
+    }
     p->db = db;
     p->hash = h;
     p->sql = strdup(sql);
@@ -129,9 +197,133 @@ static const char *prepare(PGconn *db, const char *sql, int n_params)
     return p->name;
 }
 
+/* Sends sql with params on db in pipeline mode, prepared when it has parameters. */
+static bool send_statement(PGconn *db, const char *sql, const mc_params_t *params)
+{
+    int n = params ? params->n : 0;
+    const char *name = n > 0 && !pipe.failed ? prepare(db, sql, n) : NULL;
+    int ok = name ? PQsendQueryPrepared(db, name, n, params->values, params->lengths,
+                                        params->formats, 0)
+                  : PQsendQueryParams(db, sql, n, NULL, n ? params->values : NULL,
+                                      n ? params->lengths : NULL, n ? params->formats : NULL, 0);
+    if (!ok) {
+        log_failure(PQerrorMessage(db), sql);
+        pipe.failed = true;
+    }
+    return ok;
+}
+
+/* Reads the result of the next statement of the pipeline and the end of its results. */
+static PGresult *take_result(PGconn *db)
+{
+    PGresult *res = PQgetResult(db);
+    if (res) {
+        PGresult *more;
+        while ((more = PQgetResult(db)) != NULL) /* up to the end of this statement's */
+            PQclear(more);
+    }
+    return res;
+}
+
+/* Reads the results of every statement sent and not read yet; false if one failed. */
+static bool read_sent(PGconn *db)
+{
+    for (int i = 0; i < pipe.n; i++) {
+        PGresult *res = take_result(db);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (st != PGRES_PIPELINE_ABORTED) /* the statement that failed, not those skipped */
+                log_failure(res ? PQresultErrorMessage(res) : PQerrorMessage(db), pipe.q[i].sql);
+            if (pipe.q[i].prepared[0])
+                forget_name(db, pipe.q[i].prepared);
+            pipe.failed = true;
+        }
+        PQclear(res);
+    }
+    pipe.n = 0;
+    return !pipe.failed;
+}
+
+bool mc_db_pipeline_begin(PGconn *db)
+{
+    if (pipe.db || !PQenterPipelineMode(db)) {
+        mc_error("could not enter pipeline mode: %s", pipe.db ? "another connection is in it" : PQerrorMessage(db));
+        return false;
+    }
+    pipe.db = db;
+    pipe.n = 0;
+    pipe.failed = false;
+    return true;
+}
+
+bool mc_db_defer(PGconn *db, const char *sql, const mc_params_t *params)
+{
+    if (!pipelined(db))
+        return mc_db_do(db, sql, params);
+    if (!send_statement(db, sql, params))
+        return false;
+    pipe_push(sql, NULL);
+    return true;
+}
+
+bool mc_db_pipeline_end(PGconn *db)
+{
+    if (!pipelined(db))
+        return true;
+    bool ok = PQpipelineSync(db) == 1;
+    if (!ok)
+        mc_error("could not end the pipeline: %s", PQerrorMessage(db));
+    ok = read_sent(db) && ok;
+    /* then the sync point (after an abort too); no result at all when the connection is
+     * gone */
+    for (int nulls = 0; nulls < 2;) {
+        PGresult *res = PQgetResult(db);
+        if (!res) {
+            nulls++;
+            if (mc_db_broken(db))
+                break;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(res);
+        PQclear(res);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+        ok = false;
+    }
+    if (!PQexitPipelineMode(db)) {
+        mc_error("could not leave pipeline mode: %s", PQerrorMessage(db));
+        ok = false;
+    }
+    pipe.db = NULL;
+    pipe.n = 0;
+    return ok && !pipe.failed;
+}
+
 PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params)
 {
     PGresult *res;
+    if (pipelined(db)) {
+        /* Its result comes after those of the statements sent before it. */
+        if (!send_statement(db, sql, params))
+            return NULL;
+        if (!PQsendFlushRequest(db) || PQflush(db) != 0) {
+            log_failure(PQerrorMessage(db), sql);
+            pipe.failed = true;
+        }
+        bool ok = read_sent(db);
+        res = take_result(db);
+        if (!ok) {
+            PQclear(res); /* skipped by the server; the failure was logged */
+            return NULL;
+        }
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+            return res;
+        log_failure(res ? PQresultErrorMessage(res) : PQerrorMessage(db), sql);
+        pipe.failed = true;
+        PQclear(res);
+        return NULL;
+    }
     const char *name = NULL;
     if (params && params->n > 0) {
         /* Inside a failed transaction PREPARE fails too; run unprepared to get the error. */
@@ -149,13 +341,7 @@ PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params)
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
-
-    char head[80];
-    snprintf(head, sizeof(head), "%s", sql);
-    for (char *c = head; *c; c++)
-        if (*c == '\n')
-            *c = ' ';
-    mc_error("statement failed: %s (in \"%s...\")", PQresultErrorMessage(res), head);
+    log_failure(PQresultErrorMessage(res), sql);
     PQclear(res);
     return NULL;
 }

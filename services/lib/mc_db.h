@@ -55,6 +55,25 @@ PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params);
 bool mc_db_do(PGconn *db, const char *sql, const mc_params_t *params)
     __attribute__((warn_unused_result));
 
+/*
+ * Pipelined writes (libpq pipeline mode), for a batch of many small statements: between
+ * mc_db_pipeline_begin() and mc_db_pipeline_end(), mc_db_defer() sends a statement whose
+ * result the caller does not need and returns without waiting for the server. The
+ * results are read in order by the next mc_db_run() on the connection (whose statement
+ * is sent after them, so it sees what they did) or by mc_db_pipeline_end(). A deferred
+ * statement that fails is logged there and makes that call fail; the server skips what
+ * was sent after it, so the caller rolls the transaction back. One connection of a
+ * process at a time is in pipeline mode; mc_db_do() stays synchronous in it. sql must
+ * outlive the pipeline (it names a failed statement in the log).
+ */
+bool mc_db_pipeline_begin(PGconn *db) __attribute__((warn_unused_result));
+/* Outside pipeline mode, the same as mc_db_do(). */
+bool mc_db_defer(PGconn *db, const char *sql, const mc_params_t *params)
+    __attribute__((warn_unused_result));
+/* Reads what is left, ends the pipeline and leaves pipeline mode. Returns false when a
+ * statement of the pipeline failed or the connection did. True when not in pipeline mode. */
+bool mc_db_pipeline_end(PGconn *db);
+
 /* int64 / string value of a result cell; "" and 0 for NULL. */
 int64_t mc_db_int(const PGresult *res, int row, int col);
 const char *mc_db_str(const PGresult *res, int row, int col);

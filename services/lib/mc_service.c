@@ -412,7 +412,7 @@ static int mark_published(mc_service_t *svc)
     mc_params_t prm;
     mc_params_init(&prm);
     mc_p_str(&prm, mc_array_text(&ids));
-    bool ok = mc_db_do(svc->db, svc->sql_outbox_published, &prm);
+    bool ok = mc_db_defer(svc->db, svc->sql_outbox_published, &prm);
     mc_array_free(&ids);
     return ok ? n : -1;
 }
@@ -782,6 +782,9 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
     opened_t *o = NULL;
     int marked = 0;
     if (!careful) {
+        /* The handlers' writes go out without waiting for their results (mc_db_defer). */
+        if (!mc_db_pipeline_begin(svc->db))
+            goto failed;
         marked = mark_published(svc);
         if (marked < 0)
             goto failed;
@@ -848,6 +851,8 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
         goto failed;
     if (!outbox_flush(svc))
         goto lost;
+    if (!mc_db_pipeline_end(svc->db)) /* a deferred write failed, or the connection */
+        goto failed;
     double c0 = mono_seconds();
     if (!mc_db_do(svc->db, "COMMIT", NULL))
         goto lost;
@@ -862,6 +867,7 @@ failed:
     mc_log_context_clear();
     pending_truncate(svc, 0);
     discard_aggregates(svc);
+    (void)mc_db_pipeline_end(svc->db); /* what failed was logged */
     if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK", NULL))
         return BATCH_LOST;
     return BATCH_SPLIT;
@@ -870,6 +876,7 @@ lost:
     mc_log_context_clear();
     pending_truncate(svc, 0);
     discard_aggregates(svc);
+    (void)mc_db_pipeline_end(svc->db);
     if (!mc_db_broken(svc->db) && !mc_db_do(svc->db, "ROLLBACK", NULL))
         mc_error("could not roll back the batch");
     return BATCH_LOST;
@@ -884,6 +891,8 @@ static bool reconnect(mc_service_t *svc, volatile sig_atomic_t *running)
         mc_metrics_heartbeat(svc->metrics); /* waiting for the database is not being stuck */
         mc_db_forget(svc->db);
         PQreset(svc->db);
+        if (PQpipelineStatus(svc->db) != PQ_PIPELINE_OFF)
+            (void)PQexitPipelineMode(svc->db);
         if (PQstatus(svc->db) == CONNECTION_OK) {
             PQclear(PQexec(svc->db, "SET client_min_messages = warning"));
             mc_info("database connection restored after %d attempts", attempt);

@@ -235,7 +235,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_p_str(&p, mc_array_text(&a_over));
     mc_p_str(&p, mc_array_text(&a_spf));
     mc_p_str(&p, mc_array_text(&a_scope));
-    if (!mc_db_do(db,
+    if (!mc_db_defer(db,
                   "WITH r AS (INSERT INTO treating.requests (request_id, message_id, "
                   "request_hash, kind, treating_region, hospital_code, person_id, "
                   "insuring_region, status) VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, "
@@ -732,7 +732,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_p_str(&p, cr->hospital_code);
     mc_p_int(&p, pay ? pay->fund_fen + pay->tier2_fen : 0);
     mc_p_bool(&p, accepted && books && pay);
-    if (!mc_db_do(db,
+    if (!mc_db_defer(db,
                   "WITH c AS (UPDATE treating.claims SET status = $2, reason_code = $3, "
                   "settlement_id = $4, deductible_fen = $5, fund_fen = $6, tier2_fen = $7, "
                   "account_fen = $8, cash_fen = $9, resulted_at = now() WHERE claim_id = $1 "
