@@ -849,8 +849,13 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
     o = NULL;
     if (!careful && flush_aggregates(svc) != MC_ERR_OK)
         goto failed;
-    if (!outbox_flush(svc))
-        goto lost;
+    /* On the fast path a write deferred by the batch's last handlers may fail here: the
+     * batch is applied again carefully (failed:), unless the connection is gone. */
+    if (!outbox_flush(svc)) {
+        if (careful)
+            goto lost;
+        goto failed;
+    }
     if (!mc_db_pipeline_end(svc->db)) /* a deferred write failed, or the connection */
         goto failed;
     double c0 = mono_seconds();

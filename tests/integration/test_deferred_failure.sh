@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A write that a batch sent without waiting (mc_db_defer, pipelined) fails in the
+# database: a trigger refuses the insuring region's settlement of one claim (total 43.21
+# yuan). Its failure is found only later in the batch; the batch is applied again message
+# by message, so that claim alone is dead-lettered INTERNAL with the database's error and
+# answered TIMED_OUT, while the claims around it settle. The service does not take the
+# failure for a lost database and is not restarted.
+source "$(dirname "$0")/lib.sh"
+dir=$(mktemp -d)
+drop_trigger() {
+  sql "DROP TRIGGER IF EXISTS test_refuse_settlement ON insuring.settlements" >/dev/null
+  sql "DROP FUNCTION IF EXISTS public.test_refuse_settlement()" >/dev/null
+}
+trap 'drop_trigger; rm -rf "$dir"' EXIT
+pids_before=$(cat "$MC_RUN_DIR"/*.pid | sort | tr '\n' ' ')
+lost_before=$(grep -c 'database lost during a batch' "$MC_RUN_DIR/insuring.log" || true)
+
+sql "CREATE FUNCTION public.test_refuse_settlement() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN RAISE EXCEPTION 'test: settlement of claim % refused', NEW.claim_id; END \$\$" >/dev/null
+sql "CREATE TRIGGER test_refuse_settlement BEFORE INSERT ON insuring.settlements FOR EACH ROW
+     WHEN (NEW.total_fen = 4321) EXECUTE FUNCTION public.test_refuse_settlement()" >/dev/null
+
+base="H3100000000320261121$(date +%H%M%S)"
+claim() { # claim NAME PRICE_FEN: request id $base followed by NAME
+  cat >"$dir/$1.claim" <<CLAIM
+request_id = $base$1
+treating_region = 310000
+hospital = H31000000003
+person = P330000000001
+insuring_region = 330000
+visit_type = OUTPATIENT
+visit_date = 2026-11-21
+line = 1, 001201000010000, Consultation, 1000, $2, $2
+CLAIM
+}
+claim B 2500
+claim R 4321
+claim A 2345
+mc submit --wait --json --timeout-ms 60000 "$dir/B.claim" "$dir/R.claim" "$dir/A.claim" >"$dir/out"
+field() { json_field "$(reply_of "$dir/out" "$base$1")" "$2"; }
+check "three replies" 3 "$(grep -c '"request_id"' "$dir/out")"
+check "claim before the refused one settled" ACCEPTED "$(field B status)"
+check "claim after the refused one settled" ACCEPTED "$(field A status)"
+check "refused claim answered TIMED_OUT" TIMED_OUT "$(field R reason_code)"
+check "refused claim has no settlement" 0 "$(sql "SELECT count(*) FROM insuring.settlements WHERE total_fen = 4321")"
+
+mc dlq list --json >"$dir/dlq"
+check "refused claim dead-lettered INTERNAL with the database's error" 1 \
+  "$(grep -F '"reason":"INTERNAL"' "$dir/dlq" | grep -c 'test: settlement of claim')"
+lost_after=$(grep -c 'database lost during a batch' "$MC_RUN_DIR/insuring.log" || true)
+check "not taken for a lost database" "$lost_before" "$lost_after"
+check "no service restarted" "$pids_before" "$(cat "$MC_RUN_DIR"/*.pid | sort | tr '\n' ' ')"
+finish
