@@ -2,8 +2,9 @@
 -- published_at column of the outbox. Marking a row published used to be an UPDATE of the
 -- whole row (a kilobyte with its payload) that could not be HOT, because the partial
 -- index WHERE published_at IS NULL named the column: a new copy of the row, new entries
--- in every index of the outbox, and the copy in the WAL. In the benchmark these marks
--- were a ninth of the database's statement time. Now a row's id is inserted here with
+-- in every index of the outbox, and the copy in the WAL. Over 16,000 benchmark requests
+-- these marks took 1.8 s of statement time (pg_stat_statements), against 2.5 s for the
+-- costliest statement of the path. Now a row's id is inserted here with
 -- the row (same statement, mc_service.c) and deleted once the broker acknowledged it.
 CREATE FUNCTION pg_temp.mc_unpublished(s text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN

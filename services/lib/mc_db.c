@@ -136,14 +136,12 @@ static void log_failure(const char *message, const char *sql)
     mc_error("statement failed: %s (in \"%s...\")", message, head);
 }
 
-void mc_db_forget(const PGconn *db)
+/* Forgets the statement prepared as name on db (its PREPARE failed in a pipeline), or
+ * with name NULL every statement prepared on db. */
+static void forget_prepared(const PGconn *db, const char *name)
 {
-    if (pipelined(db)) {
-        pipe.db = NULL;
-        pipe.n = 0;
-    }
     for (int i = 0; i < n_prepared; i++) {
-        if (prepared[i].db != db)
+        if (prepared[i].db != db || (name && strcmp(prepared[i].name, name) != 0))
             continue;
         free(prepared[i].sql);
         prepared[i] = prepared[--n_prepared];
@@ -151,15 +149,13 @@ void mc_db_forget(const PGconn *db)
     }
 }
 
-/* Forgets the statement prepared as name on db (its PREPARE failed in a pipeline). */
-static void forget_name(const PGconn *db, const char *name)
+void mc_db_forget(const PGconn *db)
 {
-    for (int i = 0; i < n_prepared; i++)
-        if (prepared[i].db == db && strcmp(prepared[i].name, name) == 0) {
-            free(prepared[i].sql);
-            prepared[i] = prepared[--n_prepared];
-            return;
-        }
+    if (pipelined(db)) {
+        pipe.db = NULL;
+        pipe.n = 0;
+    }
+    forget_prepared(db, NULL);
 }
 
 /*
@@ -197,6 +193,13 @@ static const char *prepare(PGconn *db, const char *sql, int n_params)
     return p->name;
 }
 
+/* A statement's result that succeeded (NULL: none, the connection is gone). */
+static bool result_ok(const PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res); /* PGRES_FATAL_ERROR for NULL */
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
 /* Sends sql with params on db in pipeline mode, prepared when it has parameters. */
 static bool send_statement(PGconn *db, const char *sql, const mc_params_t *params)
 {
@@ -230,12 +233,11 @@ static bool read_sent(PGconn *db)
 {
     for (int i = 0; i < pipe.n; i++) {
         PGresult *res = take_result(db);
-        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            if (st != PGRES_PIPELINE_ABORTED) /* the statement that failed, not those skipped */
+        if (!result_ok(res)) {
+            if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED) /* the one that failed */
                 log_failure(res ? PQresultErrorMessage(res) : PQerrorMessage(db), pipe.q[i].sql);
             if (pipe.q[i].prepared[0])
-                forget_name(db, pipe.q[i].prepared);
+                forget_prepared(db, pipe.q[i].prepared);
             pipe.failed = true;
         }
         PQclear(res);
@@ -316,8 +318,7 @@ PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params)
             PQclear(res); /* skipped by the server; the failure was logged */
             return NULL;
         }
-        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        if (result_ok(res))
             return res;
         log_failure(res ? PQresultErrorMessage(res) : PQerrorMessage(db), sql);
         pipe.failed = true;
@@ -338,8 +339,7 @@ PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params)
     } else {
         res = PQexec(db, sql);
     }
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+    if (result_ok(res))
         return res;
     log_failure(PQresultErrorMessage(res), sql);
     PQclear(res);

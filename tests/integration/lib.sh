@@ -29,6 +29,24 @@ check() { # check NAME EXPECTED ACTUAL
   fi
 }
 
+# outpatient_claim FILE HOSPITAL INSURING PERSON LINE [FIELD]: a claim file of an
+# outpatient visit in region 310000 on 2026-11-21 with one fee line; FIELD is one more
+# "key = value" line (a request_id, say).
+outpatient_claim() {
+  {
+    [[ -n ${6:-} ]] && echo "$6"
+    cat <<CLAIM
+treating_region = 310000
+hospital = $2
+person = $4
+insuring_region = $3
+visit_type = OUTPATIENT
+visit_date = 2026-11-21
+line = $5
+CLAIM
+  } >"$1"
+}
+
 # json_field JSON KEY: the value of a top-level scalar field of one JSON line.
 json_field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
 

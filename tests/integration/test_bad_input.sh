@@ -37,17 +37,7 @@ request "dup-$MEDCLEAR_TOPIC_PREFIX" "$dupid" 1000 >"$dir/dup1"
 request "dup-$MEDCLEAR_TOPIC_PREFIX" "$dupid" 2000 >"$dir/dup2"
 produce dup1 "$dir/dup1"
 
-claim() { # claim NAME HOSPITAL INSURING PERSON LINE
-  cat >"$dir/$1.claim" <<CLAIM
-treating_region = 310000
-hospital = $2
-person = $4
-insuring_region = $3
-visit_type = OUTPATIENT
-visit_date = 2026-11-21
-line = $5
-CLAIM
-}
+claim() { outpatient_claim "$dir/$1.claim" "$2" "$3" "$4" "$5"; } # claim NAME HOSPITAL INSURING PERSON LINE
 claim unknown_hospital H31000099999 330000 P330000000001 "1, 001201000010000, Consultation, 1000, 2500, 2500"
 claim unknown_region H31000000003 990000 P990000000001 "1, 001201000010000, Consultation, 1000, 2500, 2500"
 claim negative H31000000003 330000 P330000000001 "1, 001201000010000, Consultation, -1000, 2500, -2500"

@@ -22,16 +22,8 @@ sql "CREATE TRIGGER test_refuse_settlement BEFORE INSERT ON insuring.settlements
 
 base="H3100000000320261121$(date +%H%M%S)"
 claim() { # claim NAME PRICE_FEN: request id $base followed by NAME
-  cat >"$dir/$1.claim" <<CLAIM
-request_id = $base$1
-treating_region = 310000
-hospital = H31000000003
-person = P330000000001
-insuring_region = 330000
-visit_type = OUTPATIENT
-visit_date = 2026-11-21
-line = 1, 001201000010000, Consultation, 1000, $2, $2
-CLAIM
+  outpatient_claim "$dir/$1.claim" H31000000003 330000 P330000000001 \
+    "1, 001201000010000, Consultation, 1000, $2, $2" "request_id = $base$1"
 }
 claim B 2500
 claim R 4321
