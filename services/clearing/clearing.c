@@ -337,14 +337,15 @@ void clearing_state_free(clearing_state_t *st)
 
 /*
  * Records the accepted result cr of a claim that books, and books its fund amount
- * (pooled + tier 2; negative for an undo) into the open window, in one statement: the
- * claim's result and window and a balanced ledger entry. The pair's usage U(P,T) grows
+ * (pooled + tier 2; negative for an undo) into the open window: the claim's result and
+ * window in one statement, and a balanced ledger entry with the batch's others (in its
+ * transaction, mc_ctx_post). The pair's usage U(P,T) grows
  * in memory (pair_usage_t). When it crosses the yellow or red line of the pair's quota,
  * the alert is published once (and a red one asks for an emergency top-up); settlement
  * never stops.
  */
-static mc_err_t book(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__Envelope *env,
-                     const Medclear__ClaimResult *cr, const char *insuring, const char *treating)
+static mc_err_t book(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__ClaimResult *cr,
+                     const char *insuring, const char *treating)
 {
     const mc_config_t *cfg = mc_ctx_config(ctx);
     const char *claim_id = cr->claim_id;
@@ -353,10 +354,6 @@ static mc_err_t book(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__En
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, claim_id);
-    mc_p_str(&p, insuring);
-    mc_p_str(&p, treating);
-    mc_p_int(&p, amount);
-    mc_p_str(&p, env->message_id);
     mc_p_str(&p, cfg->window_period);
     mc_p_str(&p, mc_msg_result_status(cr, true));
     mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
@@ -366,16 +363,18 @@ static mc_err_t book(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__En
     mc_p_int(&p, pay->cash_fen);
     /* Sent without waiting (a pipelined batch): nothing below reads its result. */
     if (!mc_db_defer(mc_ctx_db(ctx),
-        "WITH w AS (SELECT coalesce(clearing.open_window($6::interval), clearing.fail("
-        "  'no open clearing window to book claim ' || $1 || ' into')) AS window_id), "
-        "c AS (UPDATE clearing.claims SET window_id = (SELECT window_id FROM w), status = $7, "
-        "  reason_code = NULL, settlement_id = $8, fund_fen = $9, tier2_fen = $10, "
-        "  account_fen = $11, cash_fen = $12, booked_at = now() WHERE claim_id = $1), "
-        "l AS (SELECT clearing.post_pair($5, (SELECT window_id FROM w), 'claim ' || $1, $1, $2, $3, "
-        "  $4)) "
-        "SELECT count(*) FROM l",
+        "WITH w AS (SELECT coalesce(clearing.open_window($2::interval), clearing.fail("
+        "  'no open clearing window to book claim ' || $1 || ' into')) AS window_id) "
+        "UPDATE clearing.claims SET window_id = (SELECT window_id FROM w), status = $3, "
+        "  reason_code = NULL, settlement_id = $4, fund_fen = $5, tier2_fen = $6, "
+        "  account_fen = $7, cash_fen = $8, booked_at = now() WHERE claim_id = $1",
         &p))
         return MC_ERR_DB;
+    /* Its journal entry names the window the claim was booked in (mc_ledger.h). */
+    char dr[96], cr_acct[96]; /* regions checked when the claim was routed */
+    snprintf(dr, sizeof(dr), "receivable:%s", insuring);
+    snprintf(cr_acct, sizeof(cr_acct), "payable:%s", treating);
+    mc_ctx_post(ctx, claim_id, dr, "ASSET", cr_acct, "LIABILITY", amount);
     pair_usage_t *u = pair_usage(ctx, st, insuring, treating);
     if (!u)
         return MC_ERR_DB;
@@ -450,7 +449,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclea
     const Medclear__Payment *pay = cr->payment;
     if (accepted && settle && pay) {
         /* the result is recorded with its booking, in one statement */
-        err = book(ctx, st, env, cr, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 4));
+        err = book(ctx, st, cr, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 4));
         if (err != MC_ERR_OK)
             goto out;
     } else {

@@ -46,6 +46,7 @@ int main(int argc, char **argv)
     mc_service_def_t def = {
         .role = "clearing",
         .schema = "clearing",
+        .ledger_windowed = true,
         .handle = clearing_handle,
         .tick = clearing_tick,
         .flush = clearing_flush,

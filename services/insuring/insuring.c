@@ -409,8 +409,7 @@ out:
 
 /* Records the outcome of a claim, accepted or not, as its settlement row, and posts the
  * fund amount of a settled one (negative for an undo) to the ledger. */
-static mc_err_t record(PGconn *db, const Medclear__Envelope *env, const Medclear__Claim *c,
-                       const outcome_t *o)
+static mc_err_t record(mc_msg_ctx_t *ctx, const Medclear__Claim *c, const outcome_t *o)
 {
     char visit_date[11];
     mc_date_format(mc_date_valid(c->visit_date) ? c->visit_date : 19000101, visit_date);
@@ -450,26 +449,28 @@ static mc_err_t record(PGconn *db, const Medclear__Envelope *env, const Medclear
     mc_p_str(&p, settled ? o->cap_group : NULL);
     mc_p_str(&p, settled ? (o->scope == MC_DED_PER_YEAR ? "PER_YEAR" : "PER_VISIT") : NULL);
     mc_p_str(&p, settled && o->undoes[0] ? o->undoes : NULL);
-    mc_p_str(&p, env->message_id);
-    mc_p_int(&p, o->pay.fund_fen + o->pay.tier2_fen);
     /* Rejected claims are recorded too (also of unknown persons: no foreign key), so a
-     * resent claim gets the same answer and reconciliation sees every claim. A settled
-     * one ($23, its settlement id, is set) is booked in the same statement. */
-    return mc_db_defer(db,
-                    "WITH s AS (INSERT INTO insuring.settlements (claim_id, request_id, kind, "
-                    "person_id, insuring_region, treating_region, hospital_code, hospital_level, "
-                    "visit_type, visit_date, status, reason_code, policy_version, "
-                    "registration_type, total_fen, in_scope_fen, deductible_fen, ratio_bp, "
-                    "fund_fen, tier2_fen, account_fen, cash_fen, settlement_id, year, cap_group, "
-                    "deductible_scope, undoes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                    "$10::date, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
-                    "$24, $25, $26, $27)), "
-                    "j AS (SELECT insuring.post($28, $1, 'claim ' || $1, 'fund_expense:' || $6, "
-                    "'EXPENSE', 'payable:' || $6, 'LIABILITY', $29) WHERE $23::text IS NOT NULL) "
-                    "SELECT count(*) FROM j",
-                    &p)
-               ? MC_ERR_OK
-               : MC_ERR_DB;
+     * resent claim gets the same answer and reconciliation sees every claim. */
+    if (!mc_db_defer(mc_ctx_db(ctx),
+                     "INSERT INTO insuring.settlements (claim_id, request_id, kind, "
+                     "person_id, insuring_region, treating_region, hospital_code, hospital_level, "
+                     "visit_type, visit_date, status, reason_code, policy_version, "
+                     "registration_type, total_fen, in_scope_fen, deductible_fen, ratio_bp, "
+                     "fund_fen, tier2_fen, account_fen, cash_fen, settlement_id, year, cap_group, "
+                     "deductible_scope, undoes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                     "$10::date, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
+                     "$24, $25, $26, $27)",
+                     &p))
+        return MC_ERR_DB;
+    /* A settled claim books its fund expense, owed to the treating region. */
+    if (settled) {
+        char dr[96], cr[96]; /* the region was checked against the envelope's */
+        snprintf(dr, sizeof(dr), "fund_expense:%s", c->treating_region);
+        snprintf(cr, sizeof(cr), "payable:%s", c->treating_region);
+        mc_ctx_post(ctx, c->claim_id, dr, "EXPENSE", cr, "LIABILITY",
+                    o->pay.fund_fen + o->pay.tier2_fen);
+    }
+    return MC_ERR_OK;
 }
 
 static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
@@ -521,7 +522,7 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     bool is_undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
     if (o.reason == MC_OK && (is_undo ? undo(db, c, &o) : adjudicate(db, c, &o)) != MC_ERR_OK)
         return MC_ERR_DB;
-    mc_err_t err = record(db, env, c, &o);
+    mc_err_t err = record(ctx, c, &o);
     if (err != MC_ERR_OK)
         return err;
     if (o.reason != MC_OK)

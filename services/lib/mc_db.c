@@ -407,10 +407,15 @@ void mc_array_str(mc_array_t *a, const char *s)
         return;
     }
     array_put(a, first ? "\"" : ",\"", first ? 1 : 2);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            array_put(a, "\\", 1);
-        array_put(a, p, 1);
+    /* runs without a quote or backslash are copied whole (payloads are long hex text) */
+    for (const char *p = s; *p;) {
+        size_t run = strcspn(p, "\"\\");
+        array_put(a, p, run);
+        p += run;
+        if (*p) {
+            char esc[2] = {'\\', *p++};
+            array_put(a, esc, 2);
+        }
     }
     array_put(a, "\"", 1);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "mc_db.h"
+#include "mc_ledger.h"
 #include "mc_log.h"
 #include "mc_metrics.h"
 #include "mc_sign.h"
@@ -43,6 +44,7 @@ struct mc_service {
     pending_t *pending;
     int n_pending, cap_pending;
     int n_written; /* pending[0 .. n_written) are in the outbox table already */
+    mc_ledger_t *ledger; /* the entries of the batch's handlers, posted before its outbox */
     int64_t *delivered; /* ids of outbox rows delivered, not yet marked published */
     int n_delivered, cap_delivered;
     bool db_lost;      /* the connection broke: reconnect before the next batch */
@@ -229,6 +231,13 @@ mc_err_t mc_ctx_emit(mc_msg_ctx_t *ctx, const char *topic, const char *key,
         return MC_ERR_DB;
     }
     return outbox_add(ctx, topic, key, buf, len, MC_OK, NULL, NULL);
+}
+
+void mc_ctx_post(mc_msg_ctx_t *ctx, const char *claim_id, const char *dr, const char *dr_kind,
+                 const char *cr, const char *cr_kind, int64_t amount)
+{
+    mc_ledger_add(ctx->svc->ledger, ctx->message_id ? ctx->message_id : "", claim_id, dr, dr_kind,
+                  cr, cr_kind, amount);
 }
 
 mc_err_t mc_ctx_forward(mc_msg_ctx_t *ctx, const char *topic, const char *key)
@@ -518,6 +527,11 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
     svc->metrics = metrics;
     mc_bus_topic(cfg, svc->dlq_topic, sizeof(svc->dlq_topic), "dlq");
     build_sql(svc);
+    svc->ledger = mc_ledger_new(def->schema, def->ledger_windowed);
+    if (!svc->ledger) {
+        snprintf(errstr, errstr_size, "schema name \"%s\" is too long", def->schema);
+        goto fail;
+    }
 
     if (!mc_keyring_from_config(cfg, &svc->keyring, errstr, errstr_size))
         goto fail;
@@ -741,18 +755,22 @@ static void log_context(const rd_kafka_message_t *m)
                            key);
 }
 
-/* Writes what the handlers aggregated in memory (mc_service_def_t.flush). */
+/* Writes what the handlers kept in memory: their ledger entries, then what they
+ * aggregated (mc_service_def_t.flush). */
 static mc_err_t flush_aggregates(mc_service_t *svc)
 {
+    if (!mc_ledger_flush(svc->ledger, svc->db))
+        return MC_ERR_DB;
     if (!svc->def->flush)
         return MC_ERR_OK;
     mc_msg_ctx_t ctx = {.svc = svc, .msg = NULL, .message_id = NULL};
     return svc->def->flush(&ctx, svc->def->opaque);
 }
 
-/* Forgets what the handlers aggregated: the work it came from was rolled back. */
+/* Forgets what the handlers kept in memory: the work it came from was rolled back. */
 static void discard_aggregates(mc_service_t *svc)
 {
+    mc_ledger_discard(svc->ledger);
     if (svc->def->discard)
         svc->def->discard(svc->def->opaque);
 }
@@ -923,9 +941,11 @@ static void run_tick(mc_service_t *svc)
         svc->db_lost = mc_db_broken(svc->db);
         return;
     }
-    if (svc->def->tick(&ctx, svc->def->opaque) != MC_ERR_OK || !outbox_flush(svc) ||
+    if (svc->def->tick(&ctx, svc->def->opaque) != MC_ERR_OK ||
+        flush_aggregates(svc) != MC_ERR_OK || !outbox_flush(svc) ||
         !mc_db_do(svc->db, "COMMIT", NULL)) {
         pending_truncate(svc, 0);
+        discard_aggregates(svc);
         if (mc_db_broken(svc->db))
             svc->db_lost = true;
         else
@@ -1159,6 +1179,7 @@ void mc_service_destroy(mc_service_t *svc)
     pending_truncate(svc, 0);
     free(svc->pending);
     free(svc->delivered);
+    mc_ledger_free(svc->ledger);
     mc_keyring_destroy(svc->keyring);
     free(svc);
 }

@@ -36,7 +36,8 @@ typedef struct mc_msg_ctx mc_msg_ctx_t;
 
 typedef struct mc_service_def {
     const char *role;   /* "treating", "insuring", "clearing" */
-    const char *schema; /* database schema holding inbox and outbox */
+    const char *schema; /* database schema holding inbox, outbox and ledger */
+    bool ledger_windowed; /* the journal names its claim's clearing window (the centre) */
     /* Applies one new message inside the batch transaction. */
     mc_err_t (*handle)(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque);
     /*
@@ -102,6 +103,15 @@ const char *mc_ctx_message_id(mc_msg_ctx_t *ctx);
  */
 mc_err_t mc_ctx_emit(mc_msg_ctx_t *ctx, const char *topic, const char *key,
                      const Medclear__Envelope *env);
+
+/*
+ * Posts the ledger entry "claim <claim_id>" for the message being handled: amount fen
+ * from debit account dr to credit account cr (the other way round when negative; nothing
+ * for 0), creating the accounts with their kinds. The entry is written with the others
+ * of the batch, in its transaction, before its outbox (mc_ledger.h).
+ */
+void mc_ctx_post(mc_msg_ctx_t *ctx, const char *claim_id, const char *dr, const char *dr_kind,
+                 const char *cr, const char *cr_kind, int64_t amount);
 
 /*
  * Writes the message being handled, byte for byte, into the outbox for topic: the

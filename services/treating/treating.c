@@ -667,13 +667,13 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);
     mc_p_str(&p, region);
-    /* The claim, once per line (columns 12 on: the line, NULL when it has none). */
+    /* The claim, once per line (columns 12 to 19: the line, NULL when it has none). */
     res = mc_db_run(db,
                     "SELECT c.status, c.kind, c.total_fen, c.full_self_pay_fen, c.over_limit_fen, "
                     "c.self_pay_first_fen, c.in_scope_fen, c.catalog_version, c.insuring_region, "
                     "c.undoes, c.undo_on_result, r.status = 'PENDING', "
                     "l.line_no, l.item_code, l.item_class, l.amount_fen, l.full_self_pay_fen, "
-                    "l.over_limit_fen, l.self_pay_first_fen, l.in_scope_fen "
+                    "l.over_limit_fen, l.self_pay_first_fen, l.in_scope_fen, c.hospital_code "
                     "FROM treating.claims c LEFT JOIN treating.requests r USING (request_id) "
                     "LEFT JOIN treating.claim_line_sets s ON s.claim_id = c.claim_id "
                     "LEFT JOIN LATERAL unnest(s.lines) l ON true "
@@ -725,13 +725,6 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_p_int(&p, pay ? pay->cash_fen : 0);
     mc_p_str(&p, accepted ? "ACCEPTED" : "REJECTED");
     mc_p_str(&p, cr->reason_text);
-    /* The funds' share, owed by the insuring region, owed to the hospital: booked in the
-     * same statement ($16) when the claim books and was accepted. */
-    mc_p_str(&p, env->message_id);
-    mc_p_str(&p, PQgetvalue(res, 0, 8));
-    mc_p_str(&p, cr->hospital_code);
-    mc_p_int(&p, pay ? pay->fund_fen + pay->tier2_fen : 0);
-    mc_p_bool(&p, accepted && books && pay);
     if (!mc_db_defer(db,
                   "WITH c AS (UPDATE treating.claims SET status = $2, reason_code = $3, "
                   "settlement_id = $4, deductible_fen = $5, fund_fen = $6, tier2_fen = $7, "
@@ -739,16 +732,22 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
                   "RETURNING request_id, undoes), "
                   /* a rejected undo leaves its claim free to be undone again */
                   "u AS (UPDATE treating.claims SET undone_by = NULL WHERE $10 = 'REJECTED' "
-                  "AND claim_id = (SELECT undoes FROM c)), "
-                  "r AS (UPDATE treating.requests SET status = $10, reason_code = $3, "
+                  "AND claim_id = (SELECT undoes FROM c)) "
+                  "UPDATE treating.requests SET status = $10, reason_code = $3, "
                   "reason_text = NULLIF($11, ''), replied_at = now(), answers = answers + 1 "
-                  "WHERE request_id = (SELECT request_id FROM c) AND status = 'PENDING'), "
-                  "j AS (SELECT treating.post($12, $1, 'claim ' || $1, 'due_from:' || $13, "
-                  "'ASSET', 'payable:' || $14, 'LIABILITY', $15) WHERE $16::boolean) "
-                  "SELECT count(*) FROM j",
+                  "WHERE request_id = (SELECT request_id FROM c) AND status = 'PENDING'",
                   &p)) {
         err = MC_ERR_DB;
         goto out;
+    }
+    /* The funds' share, owed by the insuring region, owed to the claim's hospital, when
+     * the claim books and was accepted. */
+    if (accepted && books && pay) {
+        char dr[96], cr_acct[96]; /* codes checked when the request was taken */
+        snprintf(dr, sizeof(dr), "due_from:%s", PQgetvalue(res, 0, 8));
+        snprintf(cr_acct, sizeof(cr_acct), "payable:%s", PQgetvalue(res, 0, 20));
+        mc_ctx_post(ctx, cr->claim_id, dr, "ASSET", cr_acct, "LIABILITY",
+                    pay->fund_fen + pay->tier2_fen);
     }
 
     /* A late result (its request timed out or was reversed) is undone, never applied
