@@ -3,7 +3,8 @@
 # database: a trigger refuses the insuring region's settlement of one claim (total 43.21
 # yuan). Its failure is found only later in the batch; the batch is applied again message
 # by message, so that claim alone is dead-lettered INTERNAL with the database's error and
-# answered TIMED_OUT, while the claims around it settle. The service does not take the
+# answered TIMED_OUT, while the claims around it settle, with their ledger entries (posted
+# once per batch, mc_ledger.c) as on the fast path. The service does not take the
 # failure for a lost database and is not restarted.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
@@ -25,9 +26,9 @@ claim() { # claim NAME PRICE_FEN: request id $base followed by NAME
   outpatient_claim "$dir/$1.claim" H31000000003 330000 P330000000001 \
     "1, 001201000010000, Consultation, 1000, $2, $2" "request_id = $base$1"
 }
-claim B 2500
+claim B 500000
 claim R 4321
-claim A 2345
+claim A 234500
 mc submit --wait --json --timeout-ms 60000 "$dir/B.claim" "$dir/R.claim" "$dir/A.claim" >"$dir/out"
 field() { json_field "$(reply_of "$dir/out" "$base$1")" "$2"; }
 check "three replies" 3 "$(grep -c '"request_id"' "$dir/out")"
@@ -35,6 +36,27 @@ check "claim before the refused one settled" ACCEPTED "$(field B status)"
 check "claim after the refused one settled" ACCEPTED "$(field A status)"
 check "refused claim answered TIMED_OUT" TIMED_OUT "$(field R reason_code)"
 check "refused claim has no settlement" 0 "$(sql "SELECT count(*) FROM insuring.settlements WHERE total_fen = 4321")"
+# what each ledger posted for a claim, against the fund amount its settlement records
+ledger_vs_settlement() {
+  sql "SELECT string_agg(format('%s:%s/%s/%s/%s', right(s.claim_id, 1), s.fund_fen + s.tier2_fen,
+         (SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0) FROM insuring.journal j
+            JOIN insuring.postings p USING (entry_id) WHERE j.claim_id = s.claim_id
+             AND p.account LIKE 'fund_expense:%'),
+         (SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0) FROM treating.journal j
+            JOIN treating.postings p USING (entry_id) WHERE j.claim_id = s.claim_id
+             AND p.account LIKE 'due_from:%'),
+         (SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0) FROM clearing.journal j
+            JOIN clearing.postings p USING (entry_id) WHERE j.claim_id = s.claim_id
+             AND p.account LIKE 'receivable:%')), ' ' ORDER BY s.claim_id)
+         FROM insuring.settlements s WHERE s.claim_id IN ('${base}A', '${base}B')"
+}
+ledgers=$(ledger_vs_settlement)
+check "settled claims posted their fund amounts to the three ledgers" \
+  "$(sql "SELECT string_agg(format('%s:%s/%s/%s/%s', right(claim_id, 1), f, f, f, f), ' ' ORDER BY claim_id)
+          FROM (SELECT claim_id, fund_fen + tier2_fen AS f FROM insuring.settlements
+                 WHERE claim_id IN ('${base}A', '${base}B')) x")" "$ledgers"
+check "refused claim posted nothing" 0 \
+  "$(sql "SELECT count(*) FROM insuring.journal WHERE claim_id = '${base}R'")"
 
 mc dlq list --json >"$dir/dlq"
 check "refused claim dead-lettered INTERNAL with the database's error" 1 \
