@@ -26,8 +26,7 @@ struct mc_ledger {
 static const char POST_SQL[] =
     "WITH e AS MATERIALIZED (SELECT nextval('%1$s.journal_entry_id_seq') AS entry_id, u.* "
     "  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-    "  $7::bigint[]) WITH ORDINALITY AS u(src, claim, dr, dr_kind, cr, cr_kind, amount, n) "
-    "  WHERE u.amount <> 0), "
+    "  $7::bigint[]) AS u(src, claim, dr, dr_kind, cr, cr_kind, amount)), "
     "a AS (INSERT INTO %1$s.accounts (account, kind) SELECT DISTINCT ON (account) account, kind "
     "  FROM (SELECT dr, dr_kind FROM e UNION ALL SELECT cr, cr_kind FROM e) x(account, kind) "
     "  ORDER BY account ON CONFLICT DO NOTHING), "
@@ -58,8 +57,7 @@ mc_ledger_t *mc_ledger_new(const char *schema, bool windowed)
         snprintf(window, sizeof(window),
                  ", (SELECT c.window_id FROM %s.claims c WHERE c.claim_id = e.claim)", schema);
     snprintf(l->sql, sizeof(l->sql), POST_SQL, schema, windowed ? ", window_id" : "", window);
-    for (int c = 0; c < N_COLS; c++)
-        mc_array_init(&l->col[c]);
+    reset(l);
     return l;
 }
 
