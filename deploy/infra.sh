@@ -623,7 +623,19 @@ listen_addresses = '127.0.0.1'
 port = $MC_PG_PORT
 unix_socket_directories = '$PG_DIR'
 max_connections = 200
-shared_buffers = 256MB
+# Sized for the benchmark's long run (README "Performance"): a million requests leave
+# about 10 GB of tables and indexes and 23 GB of WAL. With 256MB of shared buffers and
+# the default 1GB max_wal_size, backends wrote 4.5 million evicted pages themselves,
+# a checkpoint came every 25 s, and half the WAL was full-page images.
+shared_buffers = 2GB
+max_wal_size = 16GB
+wal_compression = lz4
+# Autovacuum visits each database every 10 s instead of every minute. The services plan
+# their statements once per connection, and the foreign-key checks too: a table analyzed
+# while it held a few rows keeps sequential-scan plans, growing slower with every row,
+# until the next visit analyzes it again (a fresh database ran at a quarter of its speed
+# for its first minute).
+autovacuum_naptime = 10s
 # Durability stays on (the defaults, spelled out): benchmark figures are
 # reported with fsync and synchronous_commit on.
 fsync = on

@@ -256,11 +256,18 @@ out:
 
 void mc_bus_new_id(char out[33])
 {
-    uint8_t raw[16];
+    static const char hex[] = "0123456789abcdef";
+    uint8_t raw[10];
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
         abort(); /* the kernel's random source does not fail once the system is up */
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    uint64_t ms = (uint64_t)mc_now_ms();
+    for (int i = 11; i >= 0; i--, ms >>= 4)
+        out[i] = hex[ms & 0xf];
+    for (int i = 0; i < 10; i++) {
+        out[12 + 2 * i] = hex[raw[i] >> 4];
+        out[13 + 2 * i] = hex[raw[i] & 0xf];
+    }
+    out[32] = '\0';
 }
 
 int64_t mc_now_ms(void)

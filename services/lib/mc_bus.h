@@ -51,7 +51,13 @@ rd_kafka_t *mc_bus_consumer(const mc_config_t *cfg, const char *group_id,
 bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topics,
                           char *errstr, size_t errstr_size);
 
-/* Fills a new random message id (32 hex digits) into out[33]. */
+/*
+ * Fills a new message id into out[33]: 32 hex digits, the first 12 the milliseconds since
+ * the epoch and the other 20 random (80 bits). Ids made in the same millisecond are
+ * unique by their random part; ids made later sort after earlier ones, so the inboxes'
+ * primary keys grow at their right edge instead of in a random page of the whole index
+ * (one page in memory and in the WAL instead of any of them; README "Performance").
+ */
 void mc_bus_new_id(char out[33]);
 
 /* Current time in epoch milliseconds. */
