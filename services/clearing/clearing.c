@@ -361,9 +361,12 @@ static mc_err_t book(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__Cl
     mc_p_int(&p, pay->tier2_fen);
     mc_p_int(&p, pay->account_fen);
     mc_p_int(&p, pay->cash_fen);
-    /* Sent without waiting (a pipelined batch): nothing below reads its result. */
+    /* Sent without waiting (a pipelined batch): nothing below reads its result. The open
+     * window is read in the statement; clearing.open_window() (a plpgsql call, which
+     * rolls the window when its period is over) runs only when none is open. */
     if (!mc_db_defer(mc_ctx_db(ctx),
-        "WITH w AS (SELECT coalesce(clearing.open_window($2::interval), clearing.fail("
+        "WITH w AS (SELECT coalesce((SELECT window_id FROM clearing.windows WHERE status = "
+        "  'OPEN' AND period_end > now()), clearing.open_window($2::interval), clearing.fail("
         "  'no open clearing window to book claim ' || $1 || ' into')) AS window_id) "
         "UPDATE clearing.claims SET window_id = (SELECT window_id FROM w), status = $3, "
         "  reason_code = NULL, settlement_id = $4, fund_fen = $5, tier2_fen = $6, "

@@ -260,7 +260,8 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
     mc_p_int(&p, acc.ytd_tier2_paid_fen - before.ytd_tier2_paid_fen);
     mc_p_int(&p, balance - new_balance);
     /* Sent without waiting (a pipelined batch): the person's lock is held, and the next
-     * statement of this claim or of another of this person runs after it. */
+     * statement of this claim or of another of this person runs after it. The person's
+     * row is written only when the claim draws on the account. */
     if (!mc_db_defer(db,
                      "WITH a AS (INSERT INTO insuring.accumulators AS a (person_id, year, "
                      "cap_group, ytd_deductible_fen, ytd_fund_paid_fen, ytd_tier2_paid_fen) "
@@ -269,7 +270,7 @@ static mc_err_t adjudicate(PGconn *db, const Medclear__Claim *c, outcome_t *o)
                      "ytd_fund_paid_fen = a.ytd_fund_paid_fen + $5, "
                      "ytd_tier2_paid_fen = a.ytd_tier2_paid_fen + $6) "
                      "UPDATE insuring.persons SET account_balance_fen = account_balance_fen - $7 "
-                     "WHERE person_id = $1",
+                     "WHERE person_id = $1 AND $7::bigint <> 0",
                      &p))
         return MC_ERR_DB;
 out:

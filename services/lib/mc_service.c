@@ -692,8 +692,12 @@ static bool record_batch(mc_service_t *svc, rd_kafka_message_t **msgs, opened_t 
         uint8_t digest[32];
         char hex[65];
         mc_sha256(msgs[i]->payload, msgs[i]->len, digest);
-        for (int k = 0; k < 32; k++)
-            snprintf(hex + 2 * k, 3, "%02x", digest[k]);
+        static const char digits[] = "0123456789abcdef";
+        for (int k = 0; k < 32; k++) {
+            hex[2 * k] = digits[digest[k] >> 4];
+            hex[2 * k + 1] = digits[digest[k] & 15];
+        }
+        hex[64] = '\0';
         mc_array_str(&col[0], o[i].env->message_id);
         mc_array_str(&col[1], hex);
         mc_array_str(&col[2], rd_kafka_topic_name(msgs[i]->rkt));

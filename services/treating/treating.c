@@ -90,13 +90,51 @@ static PGresult *lookup(PGconn *db, const Medclear__SettlementRequest *req, cons
     return res;
 }
 
-/* Row of kind in a lookup() result whose column 1 is key (NULL: any), or -1. */
-static int lookup_find(const PGresult *res, char kind, const char *key)
+/* First row of kind in a lookup() result, or -1. */
+static int lookup_find(const PGresult *res, char kind)
 {
     for (int i = 0; i < PQntuples(res); i++)
-        if (PQgetvalue(res, i, 0)[0] == kind && (!key || strcmp(PQgetvalue(res, i, 1), key) == 0))
+        if (PQgetvalue(res, i, 0)[0] == kind)
             return i;
     return -1;
+}
+
+/* The catalog rows ('C') of a lookup() result, sorted by item code: an inpatient stay
+ * of 200 lines finds each of its items by binary search, not by a scan of all of them. */
+typedef struct catalog_row {
+    const char *code;
+    int row;
+} catalog_row_t;
+
+typedef struct catalog_index {
+    catalog_row_t *rows;
+    size_t n;
+} catalog_index_t;
+
+static int compare_code(const void *a, const void *b)
+{
+    return strcmp(((const catalog_row_t *)a)->code, ((const catalog_row_t *)b)->code);
+}
+
+static void catalog_index_build(catalog_index_t *ix, const PGresult *res)
+{
+    int n = PQntuples(res);
+    ix->rows = malloc(sizeof(*ix->rows) * (size_t)(n ? n : 1));
+    if (!ix->rows)
+        abort();
+    ix->n = 0;
+    for (int i = 0; i < n; i++)
+        if (PQgetvalue(res, i, 0)[0] == 'C')
+            ix->rows[ix->n++] = (catalog_row_t){PQgetvalue(res, i, 1), i};
+    qsort(ix->rows, ix->n, sizeof(*ix->rows), compare_code);
+}
+
+/* Row of the catalog item code, or -1 when the catalog has none in force. */
+static int catalog_index_find(const catalog_index_t *ix, const char *code)
+{
+    catalog_row_t key = {code, -1};
+    const catalog_row_t *hit = bsearch(&key, ix->rows, ix->n, sizeof(*ix->rows), compare_code);
+    return hit ? hit->row : -1;
 }
 
 /* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. check is what
@@ -113,6 +151,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_err_t err = MC_ERR_OK;
     mc_array_t a_no, a_code, a_class, a_qty, a_price, a_amt, a_fsp, a_over, a_spf, a_scope;
     bool arrays = false;
+    catalog_index_t catalog = {NULL, 0};
     mc_params_t p;
     mc_reason_t r;
 
@@ -120,7 +159,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
         return answer_request(ctx, env, region, body, body_len, check, check_text);
 
     /* Hospital of this region, and an insuring region of this network. */
-    int h = lookup_find(look, 'H', NULL);
+    int h = lookup_find(look, 'H');
     if (PQgetisnull(look, h, 1)) {
         snprintf(text, sizeof(text), "hospital \"%.16s\" is not known in region %s",
                  req->hospital_code, region);
@@ -149,10 +188,11 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_array_init(&a_fsp), mc_array_init(&a_over), mc_array_init(&a_spf);
     mc_array_init(&a_scope);
     arrays = true;
+    catalog_index_build(&catalog, look);
     r = MC_OK;
     for (size_t i = 0; i < req->n_lines && r == MC_OK; i++) {
         const Medclear__FeeLine *l = req->lines[i];
-        int row = lookup_find(look, 'C', l->item_code);
+        int row = catalog_index_find(&catalog, l->item_code);
         mc_catalog_item_t item, *itemp = NULL;
         if (row >= 0) {
             mc_item_class_parse(PQgetvalue(look, row, 2), &item.cls);
@@ -293,6 +333,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
 out_splits:
     free(splits);
     free(split_ptrs);
+    free(catalog.rows);
 out:
     if (arrays) {
         mc_array_free(&a_no), mc_array_free(&a_code), mc_array_free(&a_class);
@@ -603,7 +644,7 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         free(body);
         return MC_ERR_DB;
     }
-    int seen = lookup_find(res, 'R', NULL);
+    int seen = lookup_find(res, 'R');
     if (seen >= 0) {
         bool same = strcmp(PQgetvalue(res, seen, 1), "true") == 0;
         bool tombstone = strcmp(PQgetvalue(res, seen, 2), "true") == 0;
