@@ -137,6 +137,49 @@ static int catalog_index_find(const catalog_index_t *ix, const char *code)
     return hit ? hit->row : -1;
 }
 
+typedef struct line_order {
+    int32_t line_no;
+    size_t i; /* index in the request */
+} line_order_t;
+
+static int compare_line_no(const void *a, const void *b)
+{
+    int32_t x = ((const line_order_t *)a)->line_no, y = ((const line_order_t *)b)->line_no;
+    return (x > y) - (x < y);
+}
+
+/*
+ * The claim's lines as one treating.claim_line[] literal, in line order: the column's
+ * check wants line numbers ascending, and a request may list them in any order (they
+ * are distinct, mc_msg_check_request()). Item codes are A-Z a-z 0-9 . - _ (checked
+ * there too) and classes A, B, C or empty: quoted in the row, they need no escapes, and
+ * mc_array_str() escapes the row's quotes for the array. One literal costs PostgreSQL
+ * less than ten arrays zipped by unnest() and sorted (25 of 51 us for 17 lines).
+ */
+static void lines_literal(mc_array_t *out, const Medclear__SettlementRequest *req,
+                          Medclear__LineSplit *const *splits)
+{
+    line_order_t *order = malloc(sizeof(*order) * (req->n_lines ? req->n_lines : 1));
+    if (!order)
+        abort();
+    for (size_t i = 0; i < req->n_lines; i++)
+        order[i] = (line_order_t){req->lines[i]->line_no, i};
+    qsort(order, req->n_lines, sizeof(*order), compare_line_no);
+    for (size_t k = 0; k < req->n_lines; k++) {
+        const Medclear__LineSplit *s = splits[order[k].i];
+        const Medclear__FeeLine *l = req->lines[order[k].i];
+        char row[320]; /* a code of at most 64 and eight numbers of at most 20 */
+        snprintf(row, sizeof(row),
+                 "(%" PRId32 ",\"%s\",\"%s\",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+                 ",%" PRId64 ",%" PRId64 ",%" PRId64 ")",
+                 s->line_no, s->item_code, s->item_class, l->quantity_milli, l->unit_price_fen,
+                 s->amount_fen, s->full_self_pay_fen, s->over_limit_fen, s->self_pay_first_fen,
+                 s->in_scope_fen);
+        mc_array_str(out, row);
+    }
+    free(order);
+}
+
 /* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. check is what
  * mc_msg_check_request() said of the request (with its text); when MC_OK, look is the
  * request's lookup() for settling. */
@@ -149,7 +192,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     PGconn *db = mc_ctx_db(ctx);
     char text[320];
     mc_err_t err = MC_ERR_OK;
-    mc_array_t a_no, a_code, a_class, a_qty, a_price, a_amt, a_fsp, a_over, a_spf, a_scope;
+    mc_array_t lines;
     bool arrays = false;
     catalog_index_t catalog = {NULL, 0};
     mc_params_t p;
@@ -183,10 +226,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
         abort();
     mc_split_total_t total = {0};
     char catalog_version[64] = "";
-    mc_array_init(&a_no), mc_array_init(&a_code), mc_array_init(&a_class);
-    mc_array_init(&a_qty), mc_array_init(&a_price), mc_array_init(&a_amt);
-    mc_array_init(&a_fsp), mc_array_init(&a_over), mc_array_init(&a_spf);
-    mc_array_init(&a_scope);
+    mc_array_init(&lines);
     arrays = true;
     catalog_index_build(&catalog, look);
     r = MC_OK;
@@ -226,22 +266,12 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
         s->self_pay_first_fen = sp.self_pay_first_fen;
         s->in_scope_fen = sp.in_scope_fen;
         split_ptrs[i] = s;
-
-        mc_array_int(&a_no, l->line_no);
-        mc_array_str(&a_code, l->item_code);
-        mc_array_str(&a_class, s->item_class);
-        mc_array_int(&a_qty, l->quantity_milli);
-        mc_array_int(&a_price, l->unit_price_fen);
-        mc_array_int(&a_amt, sp.amount_fen);
-        mc_array_int(&a_fsp, sp.full_self_pay_fen);
-        mc_array_int(&a_over, sp.over_limit_fen);
-        mc_array_int(&a_spf, sp.self_pay_first_fen);
-        mc_array_int(&a_scope, sp.in_scope_fen);
     }
     if (r != MC_OK) {
         err = answer_request(ctx, env, region, body, body_len, r, text);
         goto out_splits;
     }
+    lines_literal(&lines, req, split_ptrs);
     if (!catalog_version[0])
         snprintf(catalog_version, sizeof(catalog_version), "none");
 
@@ -265,16 +295,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     mc_p_int(&p, total.self_pay_first_fen);
     mc_p_int(&p, total.in_scope_fen);
     mc_p_str(&p, catalog_version);
-    mc_p_str(&p, mc_array_text(&a_no));
-    mc_p_str(&p, mc_array_text(&a_code));
-    mc_p_str(&p, mc_array_text(&a_class));
-    mc_p_str(&p, mc_array_text(&a_qty));
-    mc_p_str(&p, mc_array_text(&a_price));
-    mc_p_str(&p, mc_array_text(&a_amt));
-    mc_p_str(&p, mc_array_text(&a_fsp));
-    mc_p_str(&p, mc_array_text(&a_over));
-    mc_p_str(&p, mc_array_text(&a_spf));
-    mc_p_str(&p, mc_array_text(&a_scope));
+    mc_p_str(&p, mc_array_text(&lines));
     if (!mc_db_defer(db,
                   "WITH r AS (INSERT INTO treating.requests (request_id, message_id, "
                   "request_hash, kind, treating_region, hospital_code, person_id, "
@@ -287,10 +308,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
                   "$8, $6, $9, $7, $10, $11::date, $12, $13, $14, $15, $16, $17, 'SENT', "
                   "request_id FROM r RETURNING claim_id) "
                   "INSERT INTO treating.claim_line_sets (claim_id, lines) SELECT claim_id, "
-                  "ARRAY(SELECT ROW(n, t, c, q, u, a, f, o, s, i)::treating.claim_line "
-                  "FROM unnest($18::int[], $19::text[], $20::text[], $21::bigint[], "
-                  "$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], "
-                  "$27::bigint[]) AS l(n, t, c, q, u, a, f, o, s, i) ORDER BY n) FROM k",
+                  "$18::treating.claim_line[] FROM k",
                   &p)) {
         err = MC_ERR_DB;
         goto out_splits;
@@ -336,10 +354,7 @@ out_splits:
     free(catalog.rows);
 out:
     if (arrays) {
-        mc_array_free(&a_no), mc_array_free(&a_code), mc_array_free(&a_class);
-        mc_array_free(&a_qty), mc_array_free(&a_price), mc_array_free(&a_amt);
-        mc_array_free(&a_fsp), mc_array_free(&a_over), mc_array_free(&a_spf);
-        mc_array_free(&a_scope);
+        mc_array_free(&lines);
     }
     return err;
 }

@@ -76,4 +76,20 @@ sed 's/^line = 2.*/line = 2, 002101000010000, CT scan single site, 2000, 35000, 
 mc submit --wait --json --timeout-ms 60000 "$out.claim" >"$out.2"
 check "modified: rejected" DUPLICATE_MODIFIED "$(json_field "$(head -1 "$out.2")" reason_code)"
 check "modified: claim untouched" 93180 "$(sql "SELECT total_fen FROM treating.claims WHERE claim_id = 'H31000000001202611230930000001'")"
+
+# Lines may come in any order: a presettle of sample 1 with its lines listed backwards is
+# split the same, and its lines are stored in line order.
+{
+  grep -v '^line = ' "$ROOT/deploy/sample/claims/1-inpatient-long-term.claim" |
+    sed 's/^kind = SETTLE/kind = PRESETTLE/; s/^request_id = .*/request_id = H31000000001202611230930000009/'
+  grep '^line = ' "$ROOT/deploy/sample/claims/1-inpatient-long-term.claim" | tac
+} >"$out.claim"
+mc submit --wait --json --timeout-ms 60000 "$out.claim" >"$out.2"
+backwards=$(head -1 "$out.2")
+for kv in status=ACCEPTED total_fen=93180 full_self_pay_fen=10000 over_limit_fen=10000 \
+  self_pay_first_fen=3733 in_scope_fen=69447; do
+  check "backwards lines: ${kv%%=*}" "${kv#*=}" "$(json_field "$backwards" "${kv%%=*}")"
+done
+check "backwards lines: stored in line order" "1:40000,2:35000,3:4662,4:10000,5:3518" \
+  "$(sql "SELECT string_agg(l.line_no || ':' || l.amount_fen, ',' ORDER BY l.o) FROM treating.claim_line_sets s CROSS JOIN LATERAL unnest(s.lines) WITH ORDINALITY AS l(line_no, item_code, item_class, quantity_milli, unit_price_fen, amount_fen, f, v, p, i, o) WHERE s.claim_id = 'H31000000001202611230930000009'")"
 finish
