@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "mc_log.h"
+#include "mc_text.h"
 
 void mc_bus_topic(const mc_config_t *cfg, char *buf, size_t size, const char *suffix)
 {
@@ -256,18 +257,14 @@ out:
 
 void mc_bus_new_id(char out[33])
 {
-    static const char hex[] = "0123456789abcdef";
-    uint8_t raw[10];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        abort(); /* the kernel's random source does not fail once the system is up */
+    /* 6 bytes of milliseconds, big-endian (12 hex digits), then 10 random bytes */
+    uint8_t raw[16];
     uint64_t ms = (uint64_t)mc_now_ms();
-    for (int i = 11; i >= 0; i--, ms >>= 4)
-        out[i] = hex[ms & 0xf];
-    for (int i = 0; i < 10; i++) {
-        out[12 + 2 * i] = hex[raw[i] >> 4];
-        out[13 + 2 * i] = hex[raw[i] & 0xf];
-    }
-    out[32] = '\0';
+    for (int i = 5; i >= 0; i--, ms >>= 8)
+        raw[i] = (uint8_t)ms;
+    if (getrandom(raw + 6, 10, 0) != 10)
+        abort(); /* the kernel's random source does not fail once the system is up */
+    mc_hex(out, raw, sizeof(raw));
 }
 
 int64_t mc_now_ms(void)

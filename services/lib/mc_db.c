@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mc_log.h"
+#include "mc_text.h"
 
 static void add(mc_params_t *p, const char *v, int len, int fmt)
 {
@@ -26,26 +27,9 @@ void mc_p_str(mc_params_t *p, const char *s) { add(p, s, 0, 0); }
 
 /* Decimal text of v into out (at least 21 bytes); returns its length. The parameters
  * and array literals of every statement are formatted here, so not with snprintf. */
-static int format_int(char *out, int64_t v)
-{
-    char rev[20];
-    int n = 0, len = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        rev[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        out[len++] = '-';
-    while (n)
-        out[len++] = rev[--n];
-    out[len] = '\0';
-    return len;
-}
-
 void mc_p_int(mc_params_t *p, int64_t v)
 {
-    format_int(p->ints[p->n], v);
+    mc_format_int(p->ints[p->n], v);
     add(p, p->ints[p->n], 0, 0);
 }
 
@@ -416,7 +400,7 @@ void mc_array_int(mc_array_t *a, int64_t v)
     char num[24];
     num[0] = ',';
     bool first = a->n++ == 0;
-    int n = format_int(num + 1, v);
+    int n = mc_format_int(num + 1, v);
     array_put(a, first ? num + 1 : num, (size_t)(first ? n : n + 1));
 }
 

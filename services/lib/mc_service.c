@@ -18,6 +18,7 @@
 #include "mc_log.h"
 #include "mc_metrics.h"
 #include "mc_sign.h"
+#include "mc_text.h"
 
 /* One outbox row: written to the database with the others of its batch just before the
  * commit (mc_service.c outbox_flush), then published. */
@@ -127,17 +128,12 @@ static void pending_truncate(mc_service_t *svc, int n)
 /* Hex text of bytes for a bytea[] element ("\\x..."), appended to a. */
 static void array_bytea(mc_array_t *a, const uint8_t *data, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     char *text = malloc(2 * len + 3);
     if (!text)
         abort();
     text[0] = '\\';
     text[1] = 'x';
-    for (size_t i = 0; i < len; i++) {
-        text[2 + 2 * i] = hex[data[i] >> 4];
-        text[3 + 2 * i] = hex[data[i] & 15];
-    }
-    text[2 + 2 * len] = '\0';
+    mc_hex(text + 2, data, len);
     mc_array_str(a, text);
     free(text);
 }
@@ -692,12 +688,7 @@ static bool record_batch(mc_service_t *svc, rd_kafka_message_t **msgs, opened_t 
         uint8_t digest[32];
         char hex[65];
         mc_sha256(msgs[i]->payload, msgs[i]->len, digest);
-        static const char digits[] = "0123456789abcdef";
-        for (int k = 0; k < 32; k++) {
-            hex[2 * k] = digits[digest[k] >> 4];
-            hex[2 * k + 1] = digits[digest[k] & 15];
-        }
-        hex[64] = '\0';
+        mc_hex(hex, digest, sizeof(digest));
         mc_array_str(&col[0], o[i].env->message_id);
         mc_array_str(&col[1], hex);
         mc_array_str(&col[2], rd_kafka_topic_name(msgs[i]->rkt));

@@ -21,6 +21,7 @@
 #include "mc_money.h"
 #include "mc_msg.h"
 #include "mc_split.h"
+#include "mc_text.h"
 
 static mc_err_t emit_reply(mc_msg_ctx_t *ctx, const char *region, const char *trace_id,
                            Medclear__SettlementReply *reply)
@@ -148,6 +149,18 @@ static int compare_line_no(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Appends ,"text" at w; returns the new end. */
+static char *put_quoted(char *w, const char *text)
+{
+    size_t n = strlen(text);
+    *w++ = ',';
+    *w++ = '"';
+    memcpy(w, text, n);
+    w += n;
+    *w++ = '"';
+    return w;
+}
+
 /*
  * The claim's lines as one treating.claim_line[] literal, in line order: the column's
  * check wants line numbers ascending, and a request may list them in any order (they
@@ -168,13 +181,22 @@ static void lines_literal(mc_array_t *out, const Medclear__SettlementRequest *re
     for (size_t k = 0; k < req->n_lines; k++) {
         const Medclear__LineSplit *s = splits[order[k].i];
         const Medclear__FeeLine *l = req->lines[order[k].i];
-        char row[320]; /* a code of at most 64 and eight numbers of at most 20 */
-        snprintf(row, sizeof(row),
-                 "(%" PRId32 ",\"%s\",\"%s\",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-                 ",%" PRId64 ",%" PRId64 ",%" PRId64 ")",
-                 s->line_no, s->item_code, s->item_class, l->quantity_milli, l->unit_price_fen,
-                 s->amount_fen, s->full_self_pay_fen, s->over_limit_fen, s->self_pay_first_fen,
-                 s->in_scope_fen);
+        /* a code of at most 64 characters, a class of 1 and eight numbers */
+        char row[4 * MC_ID_MAX + 10 * MC_INT_TEXT_MAX];
+        char *w = row;
+        *w++ = '(';
+        w += mc_format_int(w, s->line_no);
+        w = put_quoted(w, s->item_code);
+        w = put_quoted(w, s->item_class);
+        const int64_t nums[] = {l->quantity_milli,   l->unit_price_fen,     s->amount_fen,
+                                s->full_self_pay_fen, s->over_limit_fen, s->self_pay_first_fen,
+                                s->in_scope_fen};
+        for (size_t j = 0; j < sizeof(nums) / sizeof(nums[0]); j++) {
+            *w++ = ',';
+            w += mc_format_int(w, nums[j]);
+        }
+        *w++ = ')';
+        *w = '\0';
         mc_array_str(out, row);
     }
     free(order);
