@@ -25,8 +25,8 @@ static void add(mc_params_t *p, const char *v, int len, int fmt)
 
 void mc_p_str(mc_params_t *p, const char *s) { add(p, s, 0, 0); }
 
-/* Decimal text of v into out (at least 21 bytes); returns its length. The parameters
- * and array literals of every statement are formatted here, so not with snprintf. */
+/* Integer parameters and array elements are formatted by mc_format_int(), not
+ * snprintf: every statement of the message path has several. */
 void mc_p_int(mc_params_t *p, int64_t v)
 {
     mc_format_int(p->ints[p->n], v);
