@@ -24,6 +24,7 @@
  * commit (mc_service.c outbox_flush), then published. */
 typedef struct pending {
     int64_t id;                 /* 0 until written */
+    int64_t range;              /* first_id of the outbox_unpublished row covering it */
     char cause[MC_ID_MAX + 1];  /* message id of what caused it; "" for none */
     char topic[128];
     char key[MC_ID_MAX + 1];
@@ -33,6 +34,22 @@ typedef struct pending {
     char detail[256];
     char source[160]; /* dead letters only: topic/partition/offset of the original */
 } pending_t;
+
+/*
+ * Outbox ids are marked unpublished a block at a time: a row (first_id, last_id) of
+ * outbox_unpublished for each block of up to RANGE_IDS ids written by one statement
+ * (sql/017_outbox_ranges.sql). A block's row is deleted once the broker acknowledged
+ * every outbox row the statement wrote in it.
+ */
+#define RANGE_IDS 1024
+#define BACKLOG_RANGES 16 /* ranges the backlog reads at a time */
+
+/* An outbox_unpublished row whose outbox rows are with the producer. */
+typedef struct flight {
+    int64_t first;   /* its first_id: the opaque of each of its messages */
+    int outstanding; /* messages handed to the producer and not reported on yet */
+    bool failed;     /* one was refused or not delivered: the row stays, for the backlog */
+} flight_t;
 
 struct mc_service {
     const mc_config_t *cfg;
@@ -46,7 +63,9 @@ struct mc_service {
     int n_pending, cap_pending;
     int n_written; /* pending[0 .. n_written) are in the outbox table already */
     mc_ledger_t *ledger; /* the entries of the batch's handlers, posted before its outbox */
-    int64_t *delivered; /* ids of outbox rows delivered, not yet marked published */
+    flight_t *flights; /* in the order produced */
+    int n_flights, cap_flights;
+    int64_t *delivered; /* first_ids of ranges delivered whole, not yet marked published */
     int n_delivered, cap_delivered;
     bool db_lost;      /* the connection broke: reconnect before the next batch */
     bool backlog;      /* some outbox rows are not published yet: retry */
@@ -62,8 +81,8 @@ struct mc_service {
     char sql_outbox_insert[640];
     char sql_outbox_reemit[640];
     char sql_outbox_published[160];
-    char sql_outbox_unpublished[256];
-    char sql_outbox_count[160];
+    char sql_outbox_unpublished[400];
+    char sql_outbox_count[256];
 };
 
 struct mc_msg_ctx {
@@ -77,28 +96,36 @@ const mc_config_t *mc_ctx_config(mc_msg_ctx_t *ctx) { return ctx->svc->cfg; }
 const char *mc_ctx_topic(mc_msg_ctx_t *ctx) { return ctx->msg ? rd_kafka_topic_name(ctx->msg->rkt) : ""; }
 const char *mc_ctx_message_id(mc_msg_ctx_t *ctx) { return ctx->message_id; }
 
+/* Room for one more element in an array of n of cap (doubled from first when full). */
+static void *grow(void *array, int n, int *cap, size_t size, int first)
+{
+    if (n < *cap)
+        return array;
+    int more = *cap ? *cap * 2 : first;
+    void *p = realloc(array, (size_t)more * size);
+    if (!p)
+        abort();
+    *cap = more;
+    return p;
+}
+
 static pending_t *pending_add(mc_service_t *svc)
 {
-    if (svc->n_pending == svc->cap_pending) {
-        int cap = svc->cap_pending ? svc->cap_pending * 2 : 256;
-        pending_t *p = realloc(svc->pending, (size_t)cap * sizeof(*p));
-        if (!p)
-            abort();
-        svc->pending = p;
-        svc->cap_pending = cap;
-    }
+    svc->pending = grow(svc->pending, svc->n_pending, &svc->cap_pending, sizeof(pending_t), 256);
     pending_t *p = &svc->pending[svc->n_pending++];
     memset(p, 0, sizeof(*p));
     return p;
 }
 
 /* Queues an outbox row read back from the database: id, topic, msg_key, payload and,
- * when the result has them, reason, detail and source (dead letters). */
-static void pending_from_row(mc_service_t *svc, const PGresult *res, int row)
+ * when the result has them, reason, detail and source (dead letters). range is the
+ * first_id of the outbox_unpublished row that covers it, 0 for one of its own. */
+static void pending_from_row(mc_service_t *svc, const PGresult *res, int row, int64_t range)
 {
     pending_t *p = pending_add(svc);
     svc->n_written = svc->n_pending; /* only ever read back after outbox_flush() */
     p->id = mc_db_int(res, row, 0);
+    p->range = range ? range : p->id;
     snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, row, 1));
     snprintf(p->key, sizeof(p->key), "%s", PQgetvalue(res, row, 2));
     size_t len;
@@ -140,8 +167,9 @@ static void array_bytea(mc_array_t *a, const uint8_t *data, size_t len)
 
 /*
  * Writes the outbox rows not written yet in one statement (multi-row, through unnest)
- * and gives each its id. Called before anything reads the outbox in the transaction and
- * before its commit.
+ * and gives each its id, and the range of outbox_unpublished that covers it (one per
+ * block of RANGE_IDS ids, as the statement groups them). Called before anything reads
+ * the outbox in the transaction and before its commit.
  */
 static bool outbox_flush(mc_service_t *svc)
 {
@@ -189,8 +217,13 @@ static bool outbox_flush(mc_service_t *svc)
             ids[j] = ids[j - 1];
             ids[j - 1] = t;
         }
-    for (int i = 0; i < n; i++)
+    int64_t first = 0;
+    for (int i = 0; i < n; i++) {
+        if (i == 0 || ids[i] / RANGE_IDS != ids[i - 1] / RANGE_IDS)
+            first = ids[i];
         svc->pending[from + i].id = ids[i];
+        svc->pending[from + i].range = first;
+    }
     free(ids);
     svc->n_written = svc->n_pending;
     return true;
@@ -281,7 +314,7 @@ mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bo
     if (!res)
         return MC_ERR_DB;
     for (int i = 0; i < PQntuples(res); i++)
-        pending_from_row(svc, res, i);
+        pending_from_row(svc, res, i, 0);
     *found = PQntuples(res) > 0;
     PQclear(res);
     return MC_ERR_OK;
@@ -302,61 +335,101 @@ static void build_sql(mc_service_t *svc)
              s);
     snprintf(svc->sql_inbox_hash, sizeof(svc->sql_inbox_hash),
              "SELECT payload_hash = sha256($2) FROM %s.inbox WHERE message_id = $1", s);
-    /* An outbox row's id goes into outbox_unpublished with it, and leaves once the
-     * broker acknowledged the row (sql/015_outbox_unpublished.sql). */
+    /* The outbox rows' ids go into outbox_unpublished with them, a range per block of
+     * RANGE_IDS, and leave once the broker acknowledged them (sql/017_outbox_ranges.sql). */
     snprintf(svc->sql_outbox_insert, sizeof(svc->sql_outbox_insert),
              "WITH o AS (INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, reason, "
              "detail, source) SELECT c, t, k, p, r, d, s FROM unnest($1::text[], $2::text[], "
              "$3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY "
              "AS u(c, t, k, p, r, d, s, n) ORDER BY n RETURNING id), "
-             "q AS (INSERT INTO %s.outbox_unpublished SELECT id FROM o) SELECT id FROM o",
-             s, s);
+             "q AS (INSERT INTO %s.outbox_unpublished (first_id, last_id) SELECT min(id), "
+             "max(id) FROM o GROUP BY id / %d) SELECT id FROM o",
+             s, s, RANGE_IDS);
     snprintf(svc->sql_outbox_reemit, sizeof(svc->sql_outbox_reemit),
              "WITH o AS (INSERT INTO %s.outbox (cause_id, topic, msg_key, payload, resent_of) "
              "SELECT $3, topic, msg_key, payload, id FROM %s.outbox "
              "WHERE topic = $1 AND msg_key = $2 AND resent_of IS NULL AND reason IS NULL "
              "ORDER BY id DESC LIMIT 1 RETURNING id, topic, msg_key, payload), "
-             "q AS (INSERT INTO %s.outbox_unpublished SELECT id FROM o) "
+             "q AS (INSERT INTO %s.outbox_unpublished (first_id, last_id) SELECT id, id FROM o) "
              "SELECT id, topic, msg_key, payload FROM o",
              s, s, s);
     snprintf(svc->sql_outbox_published, sizeof(svc->sql_outbox_published),
-             "DELETE FROM %s.outbox_unpublished WHERE id = ANY($1::bigint[])", s);
+             "DELETE FROM %s.outbox_unpublished WHERE first_id = ANY($1::bigint[])", s);
+    /* BACKLOG_RANGES ranges at a time: at most that many blocks of RANGE_IDS rows. */
     snprintf(svc->sql_outbox_unpublished, sizeof(svc->sql_outbox_unpublished),
-             "SELECT o.id, o.topic, o.msg_key, o.payload, o.reason, o.detail, o.source "
-             "FROM %s.outbox_unpublished u JOIN %s.outbox o ON o.id = u.id "
-             "ORDER BY u.id LIMIT 10000",
-             s, s);
+             "SELECT o.id, o.topic, o.msg_key, o.payload, o.reason, o.detail, o.source, "
+             "u.first_id FROM (SELECT first_id, last_id FROM %s.outbox_unpublished "
+             "ORDER BY first_id LIMIT %d) u "
+             "JOIN %s.outbox o ON o.id BETWEEN u.first_id AND u.last_id "
+             "ORDER BY u.first_id, o.id",
+             s, BACKLOG_RANGES, s);
     snprintf(svc->sql_outbox_count, sizeof(svc->sql_outbox_count),
-             "SELECT count(*) FROM %s.outbox_unpublished", s);
+             "SELECT count(*) FROM %s.outbox_unpublished u JOIN %s.outbox o "
+             "ON o.id BETWEEN u.first_id AND u.last_id",
+             s, s);
+}
+
+/* The range in flight whose first_id is first, added when add is true; NULL if none.
+ * Searched from the newest when adding (a batch's rows follow each other) and from the
+ * oldest otherwise (the broker acknowledges in about the order produced). */
+static flight_t *flight_find(mc_service_t *svc, int64_t first, bool add)
+{
+    if (add) {
+        for (int i = svc->n_flights - 1; i >= 0; i--)
+            if (svc->flights[i].first == first)
+                return &svc->flights[i];
+        svc->flights = grow(svc->flights, svc->n_flights, &svc->cap_flights, sizeof(flight_t), 64);
+        flight_t *f = &svc->flights[svc->n_flights++];
+        *f = (flight_t){.first = first};
+        return f;
+    }
+    for (int i = 0; i < svc->n_flights; i++)
+        if (svc->flights[i].first == first)
+            return &svc->flights[i];
+    return NULL;
+}
+
+/* Forgets a range once nothing of it is with the producer; queues it to be marked
+ * published (mark_published()) when all of it was delivered. */
+static void flight_land(mc_service_t *svc, flight_t *f)
+{
+    if (f->outstanding > 0)
+        return;
+    if (!f->failed) {
+        svc->delivered = grow(svc->delivered, svc->n_delivered, &svc->cap_delivered,
+                              sizeof(int64_t), 1024);
+        svc->delivered[svc->n_delivered++] = f->first;
+    }
+    int i = (int)(f - svc->flights);
+    memmove(f, f + 1, (size_t)(svc->n_flights - i - 1) * sizeof(*f));
+    svc->n_flights--;
 }
 
 /*
- * Delivery report of an outbox row (its id is the message's opaque). Served by
- * rd_kafka_poll() / rd_kafka_flush() on the loop's thread: a delivered id waits in
- * svc->delivered until mark_published() writes it; a failed row stays unpublished and
- * the backlog publishes it again.
+ * Delivery report of an outbox row (the first_id of its range is the message's opaque).
+ * Served by rd_kafka_poll() / rd_kafka_flush() on the loop's thread: a range delivered
+ * whole waits in svc->delivered until mark_published() writes it; a range with a failed
+ * row stays unpublished and the backlog publishes it again.
  */
 static void on_published(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     mc_service_t *svc = opaque;
     const char *topic = rd_kafka_topic_name(m->rkt);
+    flight_t *f = flight_find(svc, (int64_t)(intptr_t)m->_private, false);
     if (m->err) {
         mc_warn("could not deliver to %s: %s", topic, rd_kafka_err2str(m->err));
         mc_metrics_count(svc->metrics, MC_C_PRODUCE_FAILED, topic, 1);
         svc->backlog = true;
+        if (f)
+            f->failed = true;
+    } else {
+        mc_metrics_count(svc->metrics, MC_C_PRODUCED, topic, 1);
+    }
+    if (!f) /* forgotten by drain(): its row stays, for the backlog */
         return;
-    }
-    mc_metrics_count(svc->metrics, MC_C_PRODUCED, topic, 1);
-    if (svc->n_delivered == svc->cap_delivered) {
-        int cap = svc->cap_delivered ? svc->cap_delivered * 2 : 1024;
-        int64_t *d = realloc(svc->delivered, (size_t)cap * sizeof(*d));
-        if (!d)
-            abort();
-        svc->delivered = d;
-        svc->cap_delivered = cap;
-    }
-    svc->delivered[svc->n_delivered++] = (int64_t)(intptr_t)m->_private;
+    f->outstanding--;
+    flight_land(svc, f);
 }
 
 /*
@@ -377,6 +450,7 @@ static void produce_pending(mc_service_t *svc)
             rd_kafka_header_add(hdrs, "source", -1, p->source, -1);
             rd_kafka_header_add(hdrs, "service", -1, svc->def->role, -1);
         }
+        flight_t *f = flight_find(svc, p->range, true);
         rd_kafka_resp_err_t err;
         do {
             err = rd_kafka_producev(svc->producer, RD_KAFKA_V_TOPIC(p->topic),
@@ -384,9 +458,15 @@ static void produce_pending(mc_service_t *svc)
                                     RD_KAFKA_V_VALUE(p->payload, p->len),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                     RD_KAFKA_V_HEADERS(hdrs),
-                                    RD_KAFKA_V_OPAQUE((void *)(intptr_t)p->id), RD_KAFKA_V_END);
-            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                    RD_KAFKA_V_OPAQUE((void *)(intptr_t)p->range),
+                                    RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                int64_t first = f->first; /* the poll may land (and move) flights */
+                f->outstanding++;         /* but not this one */
                 rd_kafka_poll(svc->producer, 50);
+                f = flight_find(svc, first, false);
+                f->outstanding--;
+            }
         } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
         if (err) {
             mc_error("could not produce to %s: %s", p->topic, rd_kafka_err2str(err));
@@ -394,8 +474,15 @@ static void produce_pending(mc_service_t *svc)
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
             svc->backlog = true;
+            f->failed = true;
+        } else {
+            f->outstanding++;
         }
     }
+    /* A range none of whose rows the producer took is forgotten (it stays unpublished). */
+    for (int i = svc->n_flights - 1; i >= 0; i--)
+        if (svc->flights[i].outstanding == 0)
+            flight_land(svc, &svc->flights[i]);
     pending_truncate(svc, 0);
 }
 
@@ -471,6 +558,8 @@ static bool drain(mc_service_t *svc)
         }
         all = false;
     }
+    /* What the producer did not report on stays unpublished, for the backlog. */
+    svc->n_flights = 0;
     mark_published_now(svc);
     return all && !svc->db_lost;
 }
@@ -494,9 +583,12 @@ static bool publish_backlog(mc_service_t *svc)
             svc->backlog = true;
             return false;
         }
-        int n = PQntuples(res);
-        for (int i = 0; i < n; i++)
-            pending_from_row(svc, res, i);
+        int n = PQntuples(res), ranges = 0;
+        for (int i = 0; i < n; i++) {
+            int64_t range = mc_db_int(res, i, 7);
+            ranges += i == 0 || range != svc->pending[svc->n_pending - 1].range;
+            pending_from_row(svc, res, i, range);
+        }
         PQclear(res);
         if (n > 0)
             mc_info("publishing %d outbox rows left from before", n);
@@ -505,7 +597,7 @@ static bool publish_backlog(mc_service_t *svc)
             svc->backlog = true;
             return false;
         }
-        if (n < 10000)
+        if (ranges < BACKLOG_RANGES)
             return true;
     }
 }
@@ -831,6 +923,11 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
             mc_debug("message %d of a batch of %d failed; applying the batch one by one", i + 1, n);
             goto failed;
         }
+        /* What earlier messages emitted is written before the savepoint: a message
+         * whose handler writes the outbox (mc_ctx_reemit()) and then fails must not
+         * take their rows with it. */
+        if (!outbox_flush(svc))
+            goto lost;
         int mark = svc->n_pending;
         if (!mc_db_do(svc->db, "SAVEPOINT msg", NULL))
             goto lost;
@@ -1174,6 +1271,7 @@ void mc_service_destroy(mc_service_t *svc)
     pending_truncate(svc, 0);
     free(svc->pending);
     free(svc->delivered);
+    free(svc->flights);
     mc_ledger_free(svc->ledger);
     mc_keyring_destroy(svc->keyring);
     free(svc);

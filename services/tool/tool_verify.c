@@ -141,9 +141,12 @@ static const check_t checks[] = {
      "  AND p.account = 'settlement:centre') <> 0) ORDER BY 1"},
     {"every outbox row published",
      "SELECT 'outbox ' || s, format('%s rows not published', n) FROM ("
-     "  SELECT 'treating' AS s, count(*) AS n FROM treating.outbox_unpublished "
-     "  UNION ALL SELECT 'clearing', count(*) FROM clearing.outbox_unpublished "
-     "  UNION ALL SELECT 'insuring', count(*) FROM insuring.outbox_unpublished) x "
+     "  SELECT 'treating' AS s, count(*) AS n FROM treating.outbox_unpublished u "
+     "    JOIN treating.outbox o ON o.id BETWEEN u.first_id AND u.last_id "
+     "  UNION ALL SELECT 'clearing', count(*) FROM clearing.outbox_unpublished u "
+     "    JOIN clearing.outbox o ON o.id BETWEEN u.first_id AND u.last_id "
+     "  UNION ALL SELECT 'insuring', count(*) FROM insuring.outbox_unpublished u "
+     "    JOIN insuring.outbox o ON o.id BETWEEN u.first_id AND u.last_id) x "
      "WHERE n > 0"},
 };
 

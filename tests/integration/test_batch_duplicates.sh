@@ -57,7 +57,7 @@ kill -STOP "$centre"
 mc submit "$dir/c.claim" >/dev/null
 for _ in $(seq 100); do
   cid=$(sql "SELECT claim_id FROM treating.claims WHERE request_id = '$c'")
-  [[ -n $cid ]] && [[ $(sql "SELECT count(*) FROM treating.outbox o WHERE msg_key = '$cid' AND NOT EXISTS (SELECT 1 FROM treating.outbox_unpublished u WHERE u.id = o.id)") -ge 1 ]] && break
+  [[ -n $cid ]] && [[ $(sql "SELECT count(*) FROM treating.outbox o WHERE msg_key = '$cid' AND NOT EXISTS (SELECT 1 FROM treating.outbox_unpublished u WHERE o.id BETWEEN u.first_id AND u.last_id)") -ge 1 ]] && break
   sleep 0.2
 done
 claims="$MEDCLEAR_TOPIC_PREFIX.claims"

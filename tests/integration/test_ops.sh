@@ -91,7 +91,7 @@ mc submit --wait --json --timeout-ms 60000 "$dir/claims" >"$dir/replies"
 check "the $n claims settled" $n "$(grep -c '"status":"ACCEPTED"' "$dir/replies")"
 # and one message that is not an envelope, for the dead-letter counter and log line
 printf 'not a medclear envelope' | kcat -P -b "$MC_KAFKA_BROKERS" -t "$P.intake.340000" -k ops-bad-1
-dead_lettered() { [[ $(sql "SELECT count(*) FROM treating.outbox o WHERE msg_key = 'ops-bad-1' AND NOT EXISTS (SELECT 1 FROM treating.outbox_unpublished u WHERE u.id = o.id)") == 1 ]]; }
+dead_lettered() { [[ $(sql "SELECT count(*) FROM treating.outbox o WHERE msg_key = 'ops-bad-1' AND NOT EXISTS (SELECT 1 FROM treating.outbox_unpublished u WHERE o.id BETWEEN u.first_id AND u.last_id)") == 1 ]]; }
 until_ok 20 dead_lettered || echo "the bad message was not dead-lettered in time"
 
 # The delivery reports of the last messages may trail the replies: wait until the
