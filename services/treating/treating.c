@@ -724,6 +724,47 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     return err;
 }
 
+/* The fields of a treating.claim_line (sql/012_claim_lines.sql), in order. */
+enum {
+    LINE_NO,
+    LINE_ITEM_CODE,
+    LINE_ITEM_CLASS,
+    LINE_QUANTITY_MILLI,
+    LINE_UNIT_PRICE,
+    LINE_AMOUNT,
+    LINE_FULL_SELF_PAY,
+    LINE_OVER_LIMIT,
+    LINE_SELF_PAY_FIRST,
+    LINE_IN_SCOPE,
+    LINE_FIELDS
+};
+
+/* The integer field k of a line read_lines() checked. */
+static int64_t line_int(char **f, int k)
+{
+    int64_t v = 0;
+    (void)mc_parse_int(f[k], &v);
+    return v;
+}
+
+/* Reads a claim's stored lines (the text of a treating.claim_line[]) into lines: every
+ * field present, the numbers integers. False when they are not. */
+static bool read_lines(mc_composites_t *lines, const char *text)
+{
+    if (!mc_composites_parse(lines, text, LINE_FIELDS))
+        return false;
+    for (int i = 0; i < lines->n; i++) {
+        char **f = &lines->field[i * LINE_FIELDS];
+        for (int k = 0; k < LINE_FIELDS; k++) {
+            int64_t v;
+            bool text_field = k == LINE_ITEM_CODE || k == LINE_ITEM_CLASS;
+            if (!f[k] || (!text_field && !mc_parse_int(f[k], &v)))
+                return false;
+        }
+    }
+    return true;
+}
+
 static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
 {
     const Medclear__ClaimResult *cr = env->result;
@@ -734,6 +775,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     PGresult *res = NULL;
     Medclear__LineSplit *splits = NULL;
     Medclear__LineSplit **split_ptrs = NULL;
+    mc_composites_t lines = {0};
 
     const char *drop = mc_ctx_config(ctx)->test_drop_result;
     if (drop[0] && strcmp(drop, cr->claim_id) == 0) {
@@ -745,18 +787,15 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);
     mc_p_str(&p, region);
-    /* The claim, once per line (columns 12 to 19: the line, NULL when it has none). */
+    /* The claim, with its lines as one array value (column 12, NULL when it has none;
+     * stored in line order): one row, not a row per line (a third of the time). */
     res = mc_db_run(db,
                     "SELECT c.status, c.kind, c.total_fen, c.full_self_pay_fen, c.over_limit_fen, "
                     "c.self_pay_first_fen, c.in_scope_fen, c.catalog_version, c.insuring_region, "
-                    "c.undoes, c.undo_on_result, r.status = 'PENDING', "
-                    "l.line_no, l.item_code, l.item_class, l.amount_fen, l.full_self_pay_fen, "
-                    "l.over_limit_fen, l.self_pay_first_fen, l.in_scope_fen, c.hospital_code "
+                    "c.undoes, c.undo_on_result, r.status = 'PENDING', s.lines, c.hospital_code "
                     "FROM treating.claims c LEFT JOIN treating.requests r USING (request_id) "
                     "LEFT JOIN treating.claim_line_sets s ON s.claim_id = c.claim_id "
-                    "LEFT JOIN LATERAL unnest(s.lines) l ON true "
-                    "WHERE c.claim_id = $1 AND c.treating_region = $2 "
-                    "ORDER BY l.line_no FOR UPDATE OF c",
+                    "WHERE c.claim_id = $1 AND c.treating_region = $2 FOR UPDATE OF c",
                     &p);
     if (!res)
         return MC_ERR_DB;
@@ -823,7 +862,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     if (accepted && books && pay) {
         char dr[96], cr_acct[96]; /* codes checked when the request was taken */
         snprintf(dr, sizeof(dr), "due_from:%s", PQgetvalue(res, 0, 8));
-        snprintf(cr_acct, sizeof(cr_acct), "payable:%s", PQgetvalue(res, 0, 20));
+        snprintf(cr_acct, sizeof(cr_acct), "payable:%s", PQgetvalue(res, 0, 13));
         mc_ctx_post(ctx, cr->claim_id, dr, "ASSET", cr_acct, "LIABILITY",
                     pay->fund_fen + pay->tier2_fen);
     }
@@ -853,23 +892,29 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         goto out; /* an automatic undo, or a request answered already: no reply */
 
     /* The reply carries the split per line, as recorded with the claim. */
-    int n = PQgetisnull(res, 0, 12) ? 0 : PQntuples(res);
+    if (!PQgetisnull(res, 0, 12) && !read_lines(&lines, PQgetvalue(res, 0, 12))) {
+        mc_error("claim %s: its stored lines could not be read", cr->claim_id);
+        err = MC_ERR_DB;
+        goto out;
+    }
+    int n = lines.n;
     splits = calloc((size_t)n + 1, sizeof(*splits));
     split_ptrs = calloc((size_t)n + 1, sizeof(*split_ptrs));
     if (!splits || !split_ptrs)
         abort();
     for (int i = 0; i < n; i++) {
         Medclear__LineSplit *s = &splits[i];
+        char **f = &lines.field[i * LINE_FIELDS];
         medclear__line_split__init(s);
-        s->line_no = (int32_t)mc_db_int(res, i, 12);
-        s->item_code = PQgetvalue(res, i, 13);
-        s->item_class = PQgetvalue(res, i, 14);
+        s->line_no = (int32_t)line_int(f, LINE_NO);
+        s->item_code = f[LINE_ITEM_CODE];
+        s->item_class = f[LINE_ITEM_CLASS];
         s->not_in_catalog = s->item_class[0] == '\0';
-        s->amount_fen = mc_db_int(res, i, 15);
-        s->full_self_pay_fen = mc_db_int(res, i, 16);
-        s->over_limit_fen = mc_db_int(res, i, 17);
-        s->self_pay_first_fen = mc_db_int(res, i, 18);
-        s->in_scope_fen = mc_db_int(res, i, 19);
+        s->amount_fen = line_int(f, LINE_AMOUNT);
+        s->full_self_pay_fen = line_int(f, LINE_FULL_SELF_PAY);
+        s->over_limit_fen = line_int(f, LINE_OVER_LIMIT);
+        s->self_pay_first_fen = line_int(f, LINE_SELF_PAY_FIRST);
+        s->in_scope_fen = line_int(f, LINE_IN_SCOPE);
         split_ptrs[i] = s;
     }
 
@@ -901,6 +946,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
 out:
     free(splits);
     free(split_ptrs);
+    mc_composites_free(&lines);
     if (res)
         PQclear(res);
     return err;

@@ -92,4 +92,12 @@ for kv in status=ACCEPTED total_fen=93180 full_self_pay_fen=10000 over_limit_fen
 done
 check "backwards lines: stored in line order" "1:40000,2:35000,3:4662,4:10000,5:3518" \
   "$(sql "SELECT string_agg(l.line_no || ':' || l.amount_fen, ',' ORDER BY l.o) FROM treating.claim_line_sets s CROSS JOIN LATERAL unnest(s.lines) WITH ORDINALITY AS l(line_no, item_code, item_class, quantity_milli, unit_price_fen, amount_fen, f, v, p, i, o) WHERE s.claim_id = 'H31000000001202611230930000009'")"
+# The reply carries every stored line, field by field, in line order (treating reads the
+# stored array's text back: mc_composites_parse).
+reply_lines() { python3 -c 'import json,sys
+print(",".join(":".join(str(l[k]) for k in ("line_no", "item_code", "class", "amount_fen", "full_self_pay_fen", "over_limit_fen", "self_pay_first_fen", "in_scope_fen")) for l in json.loads(sys.argv[1])["lines"]))' "$1"; }
+check "backwards lines: the reply's lines are the stored ones" \
+  "$(sql "SELECT string_agg(concat_ws(':', l.line_no, l.item_code, l.item_class, l.amount_fen, l.full_self_pay_fen, l.over_limit_fen, l.self_pay_first_fen, l.in_scope_fen), ',' ORDER BY l.line_no) FROM treating.claim_line_sets s CROSS JOIN LATERAL unnest(s.lines) l WHERE s.claim_id = 'H31000000001202611230930000009'")" \
+  "$(reply_lines "$backwards")"
+check "backwards lines: five in the reply" 5 "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["lines"]))' "$backwards")"
 finish
