@@ -553,13 +553,14 @@ static bool drain(mc_service_t *svc)
         if (fresh) {
             rd_kafka_destroy(svc->producer);
             svc->producer = fresh;
+            /* No report comes from the old producer any more: what it did not report on
+             * stays unpublished, for the backlog. */
+            svc->n_flights = 0;
         } else {
             mc_error("could not create a producer: %s", err);
         }
         all = false;
     }
-    /* What the producer did not report on stays unpublished, for the backlog. */
-    svc->n_flights = 0;
     mark_published_now(svc);
     return all && !svc->db_lost;
 }
