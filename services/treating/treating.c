@@ -788,7 +788,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     mc_p_str(&p, cr->claim_id);
     mc_p_str(&p, region);
     /* The claim, with its lines as one array value (column 12, NULL when it has none;
-     * stored in line order): one row, not a row per line (a third of the time). */
+     * stored in line order): one row, not a row per line (a third less time). */
     res = mc_db_run(db,
                     "SELECT c.status, c.kind, c.total_fen, c.full_self_pay_fen, c.over_limit_fen, "
                     "c.self_pay_first_fen, c.in_scope_fen, c.catalog_version, c.insuring_region, "
