@@ -426,7 +426,7 @@ static void on_published(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
     } else {
         mc_metrics_count(svc->metrics, MC_C_PRODUCED, topic, 1);
     }
-    if (!f) /* forgotten by drain(): its row stays, for the backlog */
+    if (!f) /* of a producer replaced since (drain()): its row stays, for the backlog */
         return;
     f->outstanding--;
     flight_land(svc, f);
@@ -450,7 +450,10 @@ static void produce_pending(mc_service_t *svc)
             rd_kafka_header_add(hdrs, "source", -1, p->source, -1);
             rd_kafka_header_add(hdrs, "service", -1, svc->def->role, -1);
         }
+        /* Counted before the producer takes it, so that no report served by the poll
+         * below lands the range while rows of it are still to be produced. */
         flight_t *f = flight_find(svc, p->range, true);
+        f->outstanding++;
         rd_kafka_resp_err_t err;
         do {
             err = rd_kafka_producev(svc->producer, RD_KAFKA_V_TOPIC(p->topic),
@@ -461,11 +464,9 @@ static void produce_pending(mc_service_t *svc)
                                     RD_KAFKA_V_OPAQUE((void *)(intptr_t)p->range),
                                     RD_KAFKA_V_END);
             if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                int64_t first = f->first; /* the poll may land (and move) flights */
-                f->outstanding++;         /* but not this one */
+                int64_t first = f->first; /* the poll may land others, moving f */
                 rd_kafka_poll(svc->producer, 50);
                 f = flight_find(svc, first, false);
-                f->outstanding--;
             }
         } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
         if (err) {
@@ -475,8 +476,7 @@ static void produce_pending(mc_service_t *svc)
                 rd_kafka_headers_destroy(hdrs);
             svc->backlog = true;
             f->failed = true;
-        } else {
-            f->outstanding++;
+            f->outstanding--;
         }
     }
     /* A range none of whose rows the producer took is forgotten (it stays unpublished). */

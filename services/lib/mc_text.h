@@ -3,7 +3,7 @@
  * parameters, array literals) and bytes as hex (message ids, hashes, bytea literals),
  * written without printf's format parsing; and the text form of an array of composite
  * values that PostgreSQL returns (a claim's fee lines), read in one pass. No database
- * connection: pure functions.
+ * connection and no state: only mc_composites_parse() allocates.
  */
 #ifndef MC_TEXT_H
 #define MC_TEXT_H

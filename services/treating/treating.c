@@ -739,28 +739,34 @@ enum {
     LINE_FIELDS
 };
 
-/* The integer field k of a line read_lines() checked. */
-static int64_t line_int(char **f, int k)
+/* Fills splits[0 .. lines->n) from a claim's stored lines, parsed by
+ * mc_composites_parse(): every field the reply carries present, its numbers integers
+ * (item codes and classes point into lines). False when they are not. */
+static bool lines_to_splits(const mc_composites_t *lines, Medclear__LineSplit *splits)
 {
-    int64_t v = 0;
-    (void)mc_parse_int(f[k], &v);
-    return v;
-}
-
-/* Reads a claim's stored lines (the text of a treating.claim_line[]) into lines: every
- * field present, the numbers integers. False when they are not. */
-static bool read_lines(mc_composites_t *lines, const char *text)
-{
-    if (!mc_composites_parse(lines, text, LINE_FIELDS))
-        return false;
     for (int i = 0; i < lines->n; i++) {
         char **f = &lines->field[i * LINE_FIELDS];
-        for (int k = 0; k < LINE_FIELDS; k++) {
-            int64_t v;
-            bool text_field = k == LINE_ITEM_CODE || k == LINE_ITEM_CLASS;
-            if (!f[k] || (!text_field && !mc_parse_int(f[k], &v)))
+        Medclear__LineSplit *s = &splits[i];
+        int64_t no;
+        if (!f[LINE_NO] || !mc_parse_int(f[LINE_NO], &no) || no < 1 || no > INT32_MAX ||
+            !f[LINE_ITEM_CODE] || !f[LINE_ITEM_CLASS])
+            return false;
+        medclear__line_split__init(s);
+        s->line_no = (int32_t)no;
+        s->item_code = f[LINE_ITEM_CODE];
+        s->item_class = f[LINE_ITEM_CLASS];
+        s->not_in_catalog = s->item_class[0] == '\0';
+        const struct {
+            int field;
+            int64_t *to;
+        } amounts[] = {{LINE_AMOUNT, &s->amount_fen},
+                       {LINE_FULL_SELF_PAY, &s->full_self_pay_fen},
+                       {LINE_OVER_LIMIT, &s->over_limit_fen},
+                       {LINE_SELF_PAY_FIRST, &s->self_pay_first_fen},
+                       {LINE_IN_SCOPE, &s->in_scope_fen}};
+        for (size_t k = 0; k < sizeof(amounts) / sizeof(amounts[0]); k++)
+            if (!f[amounts[k].field] || !mc_parse_int(f[amounts[k].field], amounts[k].to))
                 return false;
-        }
     }
     return true;
 }
@@ -892,7 +898,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         goto out; /* an automatic undo, or a request answered already: no reply */
 
     /* The reply carries the split per line, as recorded with the claim. */
-    if (!PQgetisnull(res, 0, 12) && !read_lines(&lines, PQgetvalue(res, 0, 12))) {
+    if (!PQgetisnull(res, 0, 12) &&
+        !mc_composites_parse(&lines, PQgetvalue(res, 0, 12), LINE_FIELDS)) {
         mc_error("claim %s: its stored lines could not be read", cr->claim_id);
         err = MC_ERR_DB;
         goto out;
@@ -902,21 +909,14 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     split_ptrs = calloc((size_t)n + 1, sizeof(*split_ptrs));
     if (!splits || !split_ptrs)
         abort();
-    for (int i = 0; i < n; i++) {
-        Medclear__LineSplit *s = &splits[i];
-        char **f = &lines.field[i * LINE_FIELDS];
-        medclear__line_split__init(s);
-        s->line_no = (int32_t)line_int(f, LINE_NO);
-        s->item_code = f[LINE_ITEM_CODE];
-        s->item_class = f[LINE_ITEM_CLASS];
-        s->not_in_catalog = s->item_class[0] == '\0';
-        s->amount_fen = line_int(f, LINE_AMOUNT);
-        s->full_self_pay_fen = line_int(f, LINE_FULL_SELF_PAY);
-        s->over_limit_fen = line_int(f, LINE_OVER_LIMIT);
-        s->self_pay_first_fen = line_int(f, LINE_SELF_PAY_FIRST);
-        s->in_scope_fen = line_int(f, LINE_IN_SCOPE);
-        split_ptrs[i] = s;
+    if (!lines_to_splits(&lines, splits)) {
+        mc_error("claim %s: a stored line misses a field or has a number that is not one",
+                 cr->claim_id);
+        err = MC_ERR_DB;
+        goto out;
     }
+    for (int i = 0; i < n; i++)
+        split_ptrs[i] = &splits[i];
 
     Medclear__SplitTotals totals;
     medclear__split_totals__init(&totals);
