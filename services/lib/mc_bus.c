@@ -127,7 +127,10 @@ rd_kafka_t *mc_bus_consumer(const mc_config_t *cfg, const char *group_id,
         "auto.offset.reset", "earliest",
         "isolation.level", "read_committed",
         "enable.partition.eof", "false",
-        "fetch.wait.max.ms", "10",
+        /* How long the broker holds a fetch that finds nothing: a fetch returns as soon
+         * as any message arrives (fetch.min.bytes 1), so this only sets how often an
+         * idle consumer asks. 10 ms cost the idle network 18% of a core in the broker. */
+        "fetch.wait.max.ms", "100",
         "session.timeout.ms", "10000",
         "heartbeat.interval.ms", "1000",
         "topic.metadata.refresh.interval.ms", "10000",
