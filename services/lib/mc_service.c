@@ -1240,7 +1240,8 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
         /* The commit is waited for. Committing without waiting at most every 100 ms
          * (with fetch.wait.max.ms 100) was tried: in one fault test run, the treating
          * service then never saw 325 intake messages that were in their topic, across a
-         * broker restart. The cause was not found. */
+         * broker restart. The cause was not found. fetch.wait.max.ms 100 alone is the
+         * default now (mc_bus.c), and the fault test passes with it. */
         rd_kafka_resp_err_t err = rd_kafka_commit(svc->consumer, NULL, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
             mc_warn("could not commit offsets: %s", rd_kafka_err2str(err));
