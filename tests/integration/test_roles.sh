@@ -27,8 +27,8 @@ check "insuring role cannot read the treating schema" 1 "$(as medclear_insuring 
 check "insuring role updates accumulators" 0 "$(as medclear_insuring "UPDATE insuring.accumulators SET year = year WHERE false")"
 check "clearing role cannot delete postings" 1 "$(as medclear_clearing "DELETE FROM clearing.postings")"
 check "clearing role posts balanced entries" 0 "$(as medclear_clearing "SELECT clearing.post_pair('test', NULL, 'test', NULL, '310000', '320000', 1)")"
-# Every journal entry of the regions' ledgers balances, checked at commit
-# (sql/011_ledger_checks.sql).
+# Every journal entry balances, checked at the end of each statement that adds postings,
+# over all the postings of the entries it touched (sql/019_ledger_statement_checks.sql).
 mc submit --wait --timeout-ms 60000 "$ROOT/deploy/sample/claims/1-inpatient-long-term.claim" >/dev/null 2>&1 || true
 for s in treating insuring; do
   acct=$(sql "SELECT account FROM $s.accounts ORDER BY account LIMIT 1")
@@ -38,6 +38,18 @@ for s in treating insuring; do
   err=$(psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=medclear_$s }" -XAtq -c "BEGIN" -c "$unbalanced" -c "ROLLBACK" 2>&1 >/dev/null || true)
   check "$s: the refusal names the entry and its sums" 1 "$(grep -cE "journal entry $s\.[0-9]+ does not balance: debits 5 credits 0" <<<"$err")"
 done
+# The centre's ledger has the same check.
+unbalanced="WITH e AS (INSERT INTO clearing.journal (source_id, memo) VALUES ('test', 'test') RETURNING entry_id) INSERT INTO clearing.postings (entry_id, account, credit_fen) SELECT entry_id, 'settlement:centre', 7 FROM e; SET CONSTRAINTS ALL IMMEDIATE"
+check "clearing: an entry that does not balance is refused" 1 "$(as medclear_clearing "$unbalanced")"
+err=$(psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=medclear_clearing }" -XAtq -c "BEGIN" -c "$unbalanced" -c "ROLLBACK" 2>&1 >/dev/null || true)
+check "clearing: the refusal names the entry and its sums" 1 "$(grep -cE "journal entry [0-9]+ does not balance: debits 0 credits 7" <<<"$err")"
+check "clearing: a balanced entry commits" 0 "$(as medclear_clearing "SELECT clearing.post_pair('test', NULL, 'test', NULL, '310000', '320000', 3); SET CONSTRAINTS ALL IMMEDIATE")"
+# A posting added later to an entry that balanced is checked with the entry's earlier
+# postings; an entry balanced by two statements is refused at the first.
+latest="(SELECT max(entry_id) FROM clearing.journal)"
+check "clearing: a posting added to a balanced entry is refused" 1 "$(as medclear_clearing "SELECT clearing.post_pair('test', NULL, 'test', NULL, '310000', '320000', 3); INSERT INTO clearing.postings (entry_id, account, debit_fen) VALUES ($latest, 'settlement:centre', 1)")"
+check "clearing: a posting that keeps the entry balanced is accepted" 0 "$(as medclear_clearing "SELECT clearing.post_pair('test', NULL, 'test', NULL, '310000', '320000', 3); INSERT INTO clearing.postings (entry_id, account, debit_fen, credit_fen) SELECT $latest, 'settlement:centre', d, c FROM (VALUES (2, 0), (0, 2)) v(d, c)")"
+check "clearing: an entry balanced only by a second statement is refused" 1 "$(as medclear_clearing "${unbalanced%; SET CONSTRAINTS*}; INSERT INTO clearing.postings (entry_id, account, debit_fen) VALUES ($latest, 'settlement:centre', 7); SET CONSTRAINTS ALL IMMEDIATE")"
 # A claim's fee lines are kept as one array per claim (sql/012_claim_lines.sql): the
 # treating role reads them through treating.claim_lines, and lines that do not add up are
 # refused.
