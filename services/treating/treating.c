@@ -20,6 +20,7 @@
 #include "mc_log.h"
 #include "mc_money.h"
 #include "mc_msg.h"
+#include "mc_sign.h"
 #include "mc_split.h"
 #include "mc_text.h"
 
@@ -38,6 +39,162 @@ static mc_err_t emit_reply(mc_msg_ctx_t *ctx, const char *region, const char *tr
 static mc_err_t answer_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
                                const char *region, const uint8_t *body, size_t body_len,
                                mc_reason_t reason, const char *text);
+
+/*
+ * The requests a batch sends on as claims, with their claims and fee lines: written by
+ * treating_flush() in one statement for the batch, not one statement per request. A read
+ * that could see them (a lookup of one of their request ids, a result for one of their
+ * claims, an undo) writes them first, so every statement still sees what the messages
+ * before it wrote.
+ */
+enum {
+    NEW_REQUEST_ID,
+    NEW_MESSAGE_ID,
+    NEW_HASH,
+    NEW_KIND,
+    NEW_REGION,
+    NEW_HOSPITAL,
+    NEW_PERSON,
+    NEW_INSURING,
+    NEW_LEVEL,
+    NEW_VISIT_TYPE,
+    NEW_VISIT_DATE,
+    NEW_TOTAL,
+    NEW_FULL_SELF_PAY,
+    NEW_OVER_LIMIT,
+    NEW_SELF_PAY_FIRST,
+    NEW_IN_SCOPE,
+    NEW_CATALOG_VERSION,
+    NEW_LINES,
+    NEW_COLS
+};
+
+struct treating_state {
+    mc_array_t col[NEW_COLS]; /* one array per column, a row per request */
+    int n;
+    char **ids;  /* the rows' request ids, open addressing (NULL: a free slot) */
+    size_t cap;  /* slots: a power of two, more than twice n */
+};
+
+static const char FLUSH_SQL[] =
+    "WITH u AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+    "  $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::smallint[], $10::text[], "
+    "  $11::date[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], "
+    "  $17::text[], $18::text[]) AS u(id, msg, hash, kind, region, hospital, person, insuring, "
+    "  level, visit_type, visit_date, total, full_self_pay, over_limit, self_pay_first, "
+    "  in_scope, catalog_version, lines)), "
+    "r AS (INSERT INTO treating.requests (request_id, message_id, request_hash, kind, "
+    "  treating_region, hospital_code, person_id, insuring_region, status) "
+    "  SELECT id, msg, decode(hash, 'hex'), kind, region, hospital, person, insuring, "
+    "  'PENDING' FROM u), "
+    "k AS (INSERT INTO treating.claims (claim_id, kind, treating_region, insuring_region, "
+    "  hospital_code, hospital_level, person_id, visit_type, visit_date, total_fen, "
+    "  full_self_pay_fen, over_limit_fen, self_pay_first_fen, in_scope_fen, catalog_version, "
+    "  status, request_id) SELECT id, kind, region, insuring, hospital, level, person, "
+    "  visit_type, visit_date, total, full_self_pay, over_limit, self_pay_first, in_scope, "
+    "  catalog_version, 'SENT', id FROM u) "
+    /* the foreign keys are checked at the end of the statement, when all rows are in */
+    "INSERT INTO treating.claim_line_sets (claim_id, lines) "
+    "SELECT id, lines::treating.claim_line[] FROM u";
+
+static size_t id_slot(const treating_state_t *st, const char *id)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)id; *c; c++)
+        h = (h ^ *c) * 1099511628211u;
+    size_t i = (size_t)h & (st->cap - 1);
+    while (st->ids[i] && strcmp(st->ids[i], id) != 0)
+        i = (i + 1) & (st->cap - 1);
+    return i;
+}
+
+/* Whether the batch holds the request id's request, not written yet. */
+static bool held(const treating_state_t *st, const char *id)
+{
+    return st->n > 0 && st->ids[id_slot(st, id)] != NULL;
+}
+
+static void hold(treating_state_t *st, const char *id)
+{
+    if (2 * ((size_t)st->n + 1) >= st->cap) {
+        char **old = st->ids;
+        size_t old_cap = st->cap;
+        st->cap = old_cap ? 2 * old_cap : 256;
+        st->ids = calloc(st->cap, sizeof(*st->ids));
+        if (!st->ids)
+            abort();
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i])
+                st->ids[id_slot(st, old[i])] = old[i];
+        free(old);
+    }
+    size_t i = id_slot(st, id);
+    if (!st->ids[i]) {
+        st->ids[i] = strdup(id);
+        if (!st->ids[i])
+            abort();
+    }
+}
+
+static void state_reset(treating_state_t *st)
+{
+    for (int c = 0; c < NEW_COLS; c++) {
+        mc_array_free(&st->col[c]);
+        mc_array_init(&st->col[c]);
+    }
+    if (st->n > 0)
+        for (size_t i = 0; i < st->cap; i++) {
+            free(st->ids[i]);
+            st->ids[i] = NULL;
+        }
+    st->n = 0;
+}
+
+treating_state_t *treating_state_new(void)
+{
+    treating_state_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        abort();
+    for (int c = 0; c < NEW_COLS; c++)
+        mc_array_init(&st->col[c]);
+    return st;
+}
+
+void treating_state_free(treating_state_t *st)
+{
+    if (!st)
+        return;
+    state_reset(st);
+    for (int c = 0; c < NEW_COLS; c++)
+        mc_array_free(&st->col[c]);
+    free(st->ids);
+    free(st);
+}
+
+mc_err_t treating_flush(mc_msg_ctx_t *ctx, void *opaque)
+{
+    treating_state_t *st = opaque;
+    if (st->n == 0)
+        return MC_ERR_OK;
+    mc_params_t p;
+    mc_params_init(&p);
+    for (int c = 0; c < NEW_COLS; c++)
+        mc_p_str(&p, mc_array_text(&st->col[c]));
+    bool ok = mc_db_defer(mc_ctx_db(ctx), FLUSH_SQL, &p); /* the parameters are copied when sent */
+    state_reset(st);
+    return ok ? MC_ERR_OK : MC_ERR_DB;
+}
+
+void treating_discard(void *opaque)
+{
+    state_reset(opaque);
+}
+
+/* Writes the batch's requests first when it holds id's. */
+static mc_err_t flush_if_held(mc_msg_ctx_t *ctx, treating_state_t *st, const char *id)
+{
+    return held(st, id) ? treating_flush(ctx, st) : MC_ERR_OK;
+}
 
 /*
  * What a request is looked up by, in one statement: one row per kind (column 0),
@@ -205,19 +362,17 @@ static void lines_literal(mc_array_t *out, const Medclear__SettlementRequest *re
 /* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. check is what
  * mc_msg_check_request() said of the request (with its text); when MC_OK, look is the
  * request's lookup() for settling. */
-static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const uint8_t *body,
-                          size_t body_len, mc_reason_t check, const char *check_text,
-                          const PGresult *look)
+static mc_err_t on_settle(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env,
+                          const uint8_t *body, size_t body_len, mc_reason_t check,
+                          const char *check_text, const PGresult *look)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
-    PGconn *db = mc_ctx_db(ctx);
     char text[320];
     mc_err_t err = MC_ERR_OK;
     mc_array_t lines;
     bool arrays = false;
     catalog_index_t catalog = {NULL, 0};
-    mc_params_t p;
     mc_reason_t r;
 
     if (check != MC_OK)
@@ -297,44 +452,43 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
     if (!catalog_version[0])
         snprintf(catalog_version, sizeof(catalog_version), "none");
 
-    /* Record the request and the claim with its lines, in one statement; then send the
-     * claim. */
-    mc_params_init(&p);
-    mc_p_str(&p, req->request_id);
-    mc_p_str(&p, env->message_id);
-    mc_p_bytes(&p, body, body_len);
-    mc_p_str(&p, mc_kind_code(req->kind));
-    mc_p_str(&p, region);
-    mc_p_str(&p, req->hospital_code);
-    mc_p_str(&p, req->person_id);
-    mc_p_str(&p, req->insuring_region);
-    mc_p_int(&p, level);
-    mc_p_str(&p, mc_visit_code(req->visit_type));
-    mc_p_str(&p, visit_date);
-    mc_p_int(&p, total.total_fen);
-    mc_p_int(&p, total.full_self_pay_fen);
-    mc_p_int(&p, total.over_limit_fen);
-    mc_p_int(&p, total.self_pay_first_fen);
-    mc_p_int(&p, total.in_scope_fen);
-    mc_p_str(&p, catalog_version);
-    mc_p_str(&p, mc_array_text(&lines));
-    if (!mc_db_defer(db,
-                  "WITH r AS (INSERT INTO treating.requests (request_id, message_id, "
-                  "request_hash, kind, treating_region, hospital_code, person_id, "
-                  "insuring_region, status) VALUES ($1, $2, sha256($3), $4, $5, $6, $7, $8, "
-                  "'PENDING') RETURNING request_id), "
-                  "k AS (INSERT INTO treating.claims (claim_id, kind, treating_region, "
-                  "insuring_region, hospital_code, hospital_level, person_id, visit_type, "
-                  "visit_date, total_fen, full_self_pay_fen, over_limit_fen, self_pay_first_fen, "
-                  "in_scope_fen, catalog_version, status, request_id) SELECT request_id, $4, $5, "
-                  "$8, $6, $9, $7, $10, $11::date, $12, $13, $14, $15, $16, $17, 'SENT', "
-                  "request_id FROM r RETURNING claim_id) "
-                  "INSERT INTO treating.claim_line_sets (claim_id, lines) SELECT claim_id, "
-                  "$18::treating.claim_line[] FROM k",
-                  &p)) {
-        err = MC_ERR_DB;
-        goto out_splits;
+    /* The request and the claim with its lines are written with the batch's others
+     * (treating_flush()); the claim is sent after the commit. */
+    uint8_t digest[32];
+    char hash[65];
+    mc_sha256(body, body_len, digest);
+    mc_hex(hash, digest, sizeof(digest));
+    hash[64] = '\0';
+    const char *text_cols[NEW_COLS] = {
+        [NEW_REQUEST_ID] = req->request_id,
+        [NEW_MESSAGE_ID] = env->message_id,
+        [NEW_HASH] = hash,
+        [NEW_KIND] = mc_kind_code(req->kind),
+        [NEW_REGION] = region,
+        [NEW_HOSPITAL] = req->hospital_code,
+        [NEW_PERSON] = req->person_id,
+        [NEW_INSURING] = req->insuring_region,
+        [NEW_VISIT_TYPE] = mc_visit_code(req->visit_type),
+        [NEW_VISIT_DATE] = visit_date,
+        [NEW_CATALOG_VERSION] = catalog_version,
+        [NEW_LINES] = mc_array_text(&lines),
+    };
+    const int64_t int_cols[NEW_COLS] = {
+        [NEW_LEVEL] = level,
+        [NEW_TOTAL] = total.total_fen,
+        [NEW_FULL_SELF_PAY] = total.full_self_pay_fen,
+        [NEW_OVER_LIMIT] = total.over_limit_fen,
+        [NEW_SELF_PAY_FIRST] = total.self_pay_first_fen,
+        [NEW_IN_SCOPE] = total.in_scope_fen,
+    };
+    for (int c = 0; c < NEW_COLS; c++) {
+        if (text_cols[c])
+            mc_array_str(&st->col[c], text_cols[c]);
+        else
+            mc_array_int(&st->col[c], int_cols[c]);
     }
+    hold(st, req->request_id);
+    st->n++;
 
     Medclear__SplitTotals totals;
     medclear__split_totals__init(&totals);
@@ -518,12 +672,14 @@ static mc_err_t answer_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
 }
 
 /* CANCEL (2208/2305): undo a settled claim of this region by its settlement id. */
-static mc_err_t on_cancel(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const uint8_t *body,
-                          size_t body_len)
+static mc_err_t on_cancel(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env,
+                          const uint8_t *body, size_t body_len)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     char text[256];
+    if (treating_flush(ctx, st) != MC_ERR_OK) /* the claim to undo may be the batch's */
+        return MC_ERR_DB;
     if (!mc_valid_id(req->settlement_id, MC_ID_MAX))
         return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
                            "a CANCEL needs the settlement_id to undo");
@@ -561,13 +717,15 @@ static mc_err_t on_cancel(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, cons
  * tombstone makes its late arrival fail. Rejected, computed or already undone: nothing
  * to do.
  */
-static mc_err_t on_reverse(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, const uint8_t *body,
-                           size_t body_len)
+static mc_err_t on_reverse(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env,
+                           const uint8_t *body, size_t body_len)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     PGconn *db = mc_ctx_db(ctx);
     const char *orig_id = req->original_request_id;
+    if (treating_flush(ctx, st) != MC_ERR_OK) /* the request to undo may be the batch's */
+        return MC_ERR_DB;
     if (!mc_valid_id(orig_id, MC_ID_MAX))
         return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
                            "a REVERSE needs the original_request_id to undo");
@@ -655,7 +813,7 @@ out:
  * (same request) or a modified-duplicate rejection; a request reversed before it
  * arrived is refused; the rest go by kind.
  */
-static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+static mc_err_t on_request(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
@@ -676,7 +834,9 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     char check_text[320] = "";
     mc_reason_t check =
         settle ? mc_msg_check_request(req, region, check_text, sizeof(check_text)) : MC_OK;
-    PGresult *res = lookup(mc_ctx_db(ctx), req, region, body, body_len, settle && check == MC_OK);
+    PGresult *res = NULL;
+    if (flush_if_held(ctx, st, req->request_id) == MC_ERR_OK)
+        res = lookup(mc_ctx_db(ctx), req, region, body, body_len, settle && check == MC_OK);
     if (!res) {
         free(body);
         return MC_ERR_DB;
@@ -706,13 +866,13 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         switch (req->kind) {
         case MEDCLEAR__KIND__SETTLE:
         case MEDCLEAR__KIND__PRESETTLE:
-            err = on_settle(ctx, env, body, body_len, check, check_text, res);
+            err = on_settle(ctx, st, env, body, body_len, check, check_text, res);
             break;
         case MEDCLEAR__KIND__CANCEL:
-            err = on_cancel(ctx, env, body, body_len);
+            err = on_cancel(ctx, st, env, body, body_len);
             break;
         case MEDCLEAR__KIND__REVERSE:
-            err = on_reverse(ctx, env, body, body_len);
+            err = on_reverse(ctx, st, env, body, body_len);
             break;
         default:
             snprintf(text, sizeof(text), "request kind %s is not known", mc_kind_code(req->kind));
@@ -771,7 +931,7 @@ static bool lines_to_splits(const mc_composites_t *lines, Medclear__LineSplit *s
     return true;
 }
 
-static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+static mc_err_t on_result(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env)
 {
     const Medclear__ClaimResult *cr = env->result;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
@@ -789,6 +949,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
         return MC_ERR_OK;
     }
 
+    if (flush_if_held(ctx, st, cr->claim_id) != MC_ERR_OK)
+        return MC_ERR_DB;
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);
@@ -954,7 +1116,7 @@ out:
 
 mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
 {
-    (void)opaque;
+    treating_state_t *st = opaque;
     const mc_config_t *cfg = mc_ctx_config(ctx);
     const char *topic = mc_ctx_topic(ctx);
     char expect[128];
@@ -965,11 +1127,11 @@ mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void 
         if (env->body_case != MEDCLEAR__ENVELOPE__BODY_REQUEST)
             return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE,
                                       "intake topics carry settlement requests only");
-        return on_request(ctx, env);
+        return on_request(ctx, st, env);
     }
     if (env->body_case != MEDCLEAR__ENVELOPE__BODY_RESULT)
         return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "result topics carry claim results only");
-    return on_result(ctx, env);
+    return on_result(ctx, st, env);
 }
 
 mc_err_t treating_tick(mc_msg_ctx_t *ctx, void *opaque)

@@ -5,7 +5,12 @@
 # 1. With the treating service stopped, a request, two byte-for-byte copies of it and a
 #    second request wait on the intake topic; the service, started again, takes them in
 #    one batch. Each request is settled once and answered with one reply.
-# 2. With the clearing centre paused (SIGSTOP, for less than the claim timeout and the
+# 2. With the treating service stopped, a request and another message reusing its request
+#    id with other lines wait on the intake topic, then arrive in one batch. The request
+#    is held in memory until the batch writes its requests together (treating_flush());
+#    the second must still find it: it is answered as a modified duplicate, and the
+#    recorded request and its claim stay the first one's.
+# 3. With the clearing centre paused (SIGSTOP, for less than the claim timeout and the
 #    consumer session, so that nothing times out or rebalances), a claim and two copies
 #    of it wait on the claims topic. Copies the inbox missed would reach the centre's
 #    handler as a claim "routed before" and be dead-lettered; copies it caught are skipped.
@@ -50,7 +55,29 @@ for r in "$a" "$b"; do
 done
 check "a's message id recorded once in the inbox" 1 "$(sql "SELECT count(*) FROM treating.inbox i JOIN treating.requests r USING (message_id) WHERE r.request_id = '$a'")"
 check "nothing of them dead-lettered" 0 "$(sql "SELECT count(*) FROM treating.outbox WHERE msg_key = '$a' AND reason IS NOT NULL")"
-# 2. the clearing centre
+# 2. a request id reused inside one batch
+d="H330000000012026112016${stamp}4"
+claim "$d" "$dir/d.claim"
+sed 's/, 12000$/, 13000/' "$dir/d.claim" >"$dir/d2.claim"
+check "the second message has other lines" 1 "$(grep -c ', 13000$' "$dir/d2.claim")"
+"$ROOT/deploy/network.sh" kill treating >/dev/null
+mc submit "$dir/d.claim" >/dev/null
+mc submit "$dir/d2.claim" >/dev/null
+"$ROOT/deploy/network.sh" restart treating >/dev/null
+for _ in $(seq 150); do
+  [[ $(sql "SELECT status FROM treating.claims WHERE request_id = '$d' AND kind = 'SETTLE'") == SETTLED ]] &&
+    [[ $(sql "SELECT count(*) FROM treating.outbox WHERE msg_key = '$d' AND topic LIKE '%.reply.%'") -ge 2 ]] && break
+  sleep 0.2
+done
+check "$d: settled once, at the first message's amount" "1 SETTLED 12000" \
+  "$(sql "SELECT count(*) || ' ' || min(status) || ' ' || min(total_fen) FROM treating.claims WHERE request_id = '$d'")"
+check "$d: the recorded request answered once, accepted" "1 ACCEPTED" \
+  "$(sql "SELECT answers || ' ' || status FROM treating.requests WHERE request_id = '$d'")"
+check "$d: two different replies, the second a modified-duplicate rejection" "2 2" \
+  "$(sql "SELECT count(*) || ' ' || count(DISTINCT payload) FROM treating.outbox WHERE msg_key = '$d' AND topic LIKE '%.reply.%'")"
+check "$d: nothing dead-lettered" 0 "$(sql "SELECT count(*) FROM treating.outbox WHERE msg_key = '$d' AND reason IS NOT NULL")"
+check "$d: one settlement at the insuring region" 1 "$(sql "SELECT count(*) FROM insuring.settlements WHERE request_id = '$d'")"
+# 3. the clearing centre
 c="H330000000012026112016${stamp}3"
 claim "$c" "$dir/c.claim"
 kill -STOP "$centre"

@@ -11,8 +11,10 @@ dir=$(mktemp -d)
 drop_trigger() {
   sql "DROP TRIGGER IF EXISTS test_refuse_settlement ON insuring.settlements" >/dev/null
   sql "DROP FUNCTION IF EXISTS public.test_refuse_settlement()" >/dev/null
+  sql "DROP TRIGGER IF EXISTS test_refuse_claim ON treating.claims" >/dev/null
+  sql "DROP FUNCTION IF EXISTS public.test_refuse_claim()" >/dev/null
 }
-trap 'drop_trigger; rm -rf "$dir"' EXIT
+trap 'drop_trigger; rm -rf "$dir"; "$ROOT/deploy/network.sh" start >/dev/null 2>&1 || true' EXIT
 pids_before=$(cat "$MC_RUN_DIR"/*.pid | sort | tr '\n' ' ')
 lost_before=$(grep -c 'database lost during a batch' "$MC_RUN_DIR/insuring.log" || true)
 
@@ -64,4 +66,39 @@ check "refused claim dead-lettered INTERNAL with the database's error" 1 \
 lost_after=$(grep -c 'database lost during a batch' "$MC_RUN_DIR/insuring.log" || true)
 check "not taken for a lost database" "$lost_before" "$lost_after"
 check "no service restarted" "$pids_before" "$(cat "$MC_RUN_DIR"/*.pid | sort | tr '\n' ' ')"
+
+# The treating region writes the requests of a batch, their claims and fee lines in one
+# statement at the end of the batch (treating_flush()). A claim refused there (total
+# 43.22 yuan) fails that statement; the batch is applied again message by message, so
+# that request alone is dead-lettered and left unrecorded, and the two around it settle.
+# The three wait on the intake topic while the service is stopped, to arrive in one batch.
+sql "CREATE FUNCTION public.test_refuse_claim() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN RAISE EXCEPTION 'test: claim % refused', NEW.claim_id; END \$\$" >/dev/null
+sql "CREATE TRIGGER test_refuse_claim BEFORE INSERT ON treating.claims FOR EACH ROW
+     WHEN (NEW.total_fen = 4322) EXECUTE FUNCTION public.test_refuse_claim()" >/dev/null
+claim C 500000
+claim S 4322
+claim D 234500
+lost_before=$(grep -c 'database lost during a batch' "$MC_RUN_DIR/treating.log" || true)
+"$ROOT/deploy/network.sh" kill treating >/dev/null
+mc submit "$dir/C.claim" "$dir/S.claim" "$dir/D.claim" >/dev/null
+"$ROOT/deploy/network.sh" restart treating >/dev/null
+for _ in $(seq 150); do
+  [[ $(sql "SELECT count(*) FROM treating.requests WHERE request_id IN ('${base}C', '${base}D') AND status <> 'PENDING'") == 2 ]] && break
+  sleep 0.2
+done
+for r in C D; do
+  check "treating: claim $r beside the refused one settled" "ACCEPTED SETTLED" \
+    "$(sql "SELECT r.status || ' ' || c.status FROM treating.requests r JOIN treating.claims c USING (request_id) WHERE r.request_id = '$base$r'")"
+  check "treating: claim $r has its lines" 1 "$(sql "SELECT count(*) FROM treating.claim_line_sets WHERE claim_id = '$base$r'")"
+done
+check "treating: refused request left unrecorded" 0 \
+  "$(sql "SELECT count(*) FROM treating.requests WHERE request_id = '${base}S'")"
+check "treating: refused request sent no claim" 0 \
+  "$(sql "SELECT count(*) FROM clearing.claims WHERE request_id = '${base}S'")"
+mc dlq list --json >"$dir/dlq"
+check "treating: refused request dead-lettered INTERNAL with the database's error" 1 \
+  "$(grep -F '"reason":"INTERNAL"' "$dir/dlq" | grep -c "test: claim ${base}S refused")"
+check "treating: not taken for a lost database" "$lost_before" \
+  "$(grep -c 'database lost during a batch' "$MC_RUN_DIR/treating.log" || true)"
 finish
