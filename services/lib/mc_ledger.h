@@ -5,7 +5,7 @@
  * they came from is rolled back. One statement per batch instead of a plpgsql call (an
  * accounts upsert, a journal row and its postings, each planned and run on its own) per
  * entry: the entries, their accounts and postings are the same, and so are the checks
- * (foreign keys, and the deferred balance check at commit).
+ * (foreign keys, and the balance check once per statement, sql/019).
  */
 #ifndef MC_LEDGER_H
 #define MC_LEDGER_H
