@@ -21,8 +21,99 @@
 #include "mc_money.h"
 #include "mc_msg.h"
 #include "mc_policy.h"
+#include "mc_rows.h"
 
 #define MAX_REGS 32
+
+/*
+ * The settlement rows of a batch's claims, accepted or not: written by insuring_flush()
+ * in one statement for the batch, not one per claim. keys holds their claim ids: the
+ * check for a claim adjudicated before writes them first when it asks for one of them,
+ * and an undo (which reads and changes the settlement it undoes) writes them first
+ * always, so every statement still sees what the claims before it wrote.
+ */
+enum {
+    SET_CLAIM_ID,
+    SET_REQUEST_ID,
+    SET_KIND,
+    SET_PERSON,
+    SET_INSURING,
+    SET_TREATING,
+    SET_HOSPITAL,
+    SET_LEVEL,
+    SET_VISIT_TYPE,
+    SET_VISIT_DATE,
+    SET_STATUS,
+    SET_REASON,
+    SET_POLICY_VERSION,
+    SET_REG_TYPE,
+    SET_TOTAL,
+    SET_IN_SCOPE,
+    SET_DEDUCTIBLE,
+    SET_RATIO,
+    SET_FUND,
+    SET_TIER2,
+    SET_ACCOUNT,
+    SET_CASH,
+    SET_SETTLEMENT_ID,
+    SET_YEAR,
+    SET_CAP_GROUP,
+    SET_SCOPE,
+    SET_UNDOES,
+    SET_COLS
+};
+
+/* Rejected claims are recorded too (also of unknown persons: no foreign key), so a
+ * resent claim gets the same answer and reconciliation sees every claim. */
+static const char SETTLEMENTS_SQL[] =
+    "INSERT INTO insuring.settlements (claim_id, request_id, kind, person_id, "
+    "insuring_region, treating_region, hospital_code, hospital_level, visit_type, visit_date, "
+    "status, reason_code, policy_version, registration_type, total_fen, in_scope_fen, "
+    "deductible_fen, ratio_bp, fund_fen, tier2_fen, account_fen, cash_fen, settlement_id, "
+    "year, cap_group, deductible_scope, undoes) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[], $7::text[], $8::smallint[], $9::text[], $10::date[], $11::text[], $12::text[], "
+    "$13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::integer[], "
+    "$19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::text[], $24::integer[], "
+    "$25::text[], $26::text[], $27::text[])";
+
+struct insuring_state {
+    mc_rows_t settlements; /* SETTLEMENTS_SQL */
+    mc_keys_t keys;        /* their claim ids */
+};
+
+insuring_state_t *insuring_state_new(void)
+{
+    insuring_state_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        abort();
+    mc_rows_init(&st->settlements, SETTLEMENTS_SQL, SET_COLS);
+    return st;
+}
+
+void insuring_state_free(insuring_state_t *st)
+{
+    if (!st)
+        return;
+    mc_rows_free(&st->settlements);
+    mc_keys_free(&st->keys);
+    free(st);
+}
+
+mc_err_t insuring_flush(mc_msg_ctx_t *ctx, void *opaque)
+{
+    insuring_state_t *st = opaque;
+    bool ok = mc_rows_flush(&st->settlements, mc_ctx_db(ctx));
+    mc_keys_clear(&st->keys);
+    return ok ? MC_ERR_OK : MC_ERR_DB;
+}
+
+void insuring_discard(void *opaque)
+{
+    insuring_state_t *st = opaque;
+    mc_rows_reset(&st->settlements);
+    mc_keys_clear(&st->keys);
+}
 
 /* What the result of a claim says, filled as the claim is adjudicated. */
 typedef struct outcome {
@@ -410,59 +501,49 @@ out:
 
 /* Records the outcome of a claim, accepted or not, as its settlement row, and posts the
  * fund amount of a settled one (negative for an undo) to the ledger. */
-static mc_err_t record(mc_msg_ctx_t *ctx, const Medclear__Claim *c, const outcome_t *o)
+static mc_err_t record(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear__Claim *c,
+                       const outcome_t *o)
 {
     char visit_date[11];
     mc_date_format(mc_date_valid(c->visit_date) ? c->visit_date : 19000101, visit_date);
     const char *status = o->reason != MC_OK                      ? "REJECTED"
                          : c->kind == MEDCLEAR__KIND__PRESETTLE ? "COMPUTED"
                                                                 : "SETTLED";
-    mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, c->claim_id);
-    mc_p_str(&p, c->request_id);
-    mc_p_str(&p, mc_kind_code(c->kind));
-    mc_p_str(&p, c->person_id);
-    mc_p_str(&p, c->insuring_region);
-    mc_p_str(&p, c->treating_region);
-    mc_p_str(&p, c->hospital_code);
-    mc_p_int(&p, c->hospital_level);
-    mc_p_str(&p, mc_visit_code(c->visit_type));
-    mc_p_str(&p, visit_date);
-    mc_p_str(&p, status);
-    mc_p_str(&p, o->reason != MC_OK ? mc_reason_code(o->reason) : NULL);
-    mc_p_str(&p, o->policy_version[0] ? o->policy_version : NULL);
-    mc_p_str(&p, o->reason == MC_OK ? mc_reg_type_code(o->reg) : NULL);
-    mc_p_int(&p, c->totals ? c->totals->total_fen : 0);
-    mc_p_int(&p, c->totals ? c->totals->in_scope_fen : 0);
-    mc_p_int(&p, o->pay.deductible_fen);
-    mc_p_int(&p, o->pay.ratio_bp);
-    mc_p_int(&p, o->pay.fund_fen);
-    mc_p_int(&p, o->pay.tier2_fen);
-    mc_p_int(&p, o->pay.account_fen);
-    mc_p_int(&p, o->pay.cash_fen);
     bool settled = o->reason == MC_OK && c->kind != MEDCLEAR__KIND__PRESETTLE;
-    mc_p_str(&p, settled ? o->settlement_id : NULL);
+    mc_rows_t *rows = &st->settlements;
+    mc_rows_str(rows, SET_CLAIM_ID, c->claim_id);
+    mc_rows_str(rows, SET_REQUEST_ID, c->request_id);
+    mc_rows_str(rows, SET_KIND, mc_kind_code(c->kind));
+    mc_rows_str(rows, SET_PERSON, c->person_id);
+    mc_rows_str(rows, SET_INSURING, c->insuring_region);
+    mc_rows_str(rows, SET_TREATING, c->treating_region);
+    mc_rows_str(rows, SET_HOSPITAL, c->hospital_code);
+    mc_rows_int(rows, SET_LEVEL, c->hospital_level);
+    mc_rows_str(rows, SET_VISIT_TYPE, mc_visit_code(c->visit_type));
+    mc_rows_str(rows, SET_VISIT_DATE, visit_date);
+    mc_rows_str(rows, SET_STATUS, status);
+    mc_rows_str(rows, SET_REASON, o->reason != MC_OK ? mc_reason_code(o->reason) : NULL);
+    mc_rows_str(rows, SET_POLICY_VERSION, o->policy_version[0] ? o->policy_version : NULL);
+    mc_rows_str(rows, SET_REG_TYPE, o->reason == MC_OK ? mc_reg_type_code(o->reg) : NULL);
+    mc_rows_int(rows, SET_TOTAL, c->totals ? c->totals->total_fen : 0);
+    mc_rows_int(rows, SET_IN_SCOPE, c->totals ? c->totals->in_scope_fen : 0);
+    mc_rows_int(rows, SET_DEDUCTIBLE, o->pay.deductible_fen);
+    mc_rows_int(rows, SET_RATIO, o->pay.ratio_bp);
+    mc_rows_int(rows, SET_FUND, o->pay.fund_fen);
+    mc_rows_int(rows, SET_TIER2, o->pay.tier2_fen);
+    mc_rows_int(rows, SET_ACCOUNT, o->pay.account_fen);
+    mc_rows_int(rows, SET_CASH, o->pay.cash_fen);
+    mc_rows_str(rows, SET_SETTLEMENT_ID, settled ? o->settlement_id : NULL);
     if (settled)
-        mc_p_int(&p, o->year);
+        mc_rows_int(rows, SET_YEAR, o->year);
     else
-        mc_p_str(&p, NULL);
-    mc_p_str(&p, settled ? o->cap_group : NULL);
-    mc_p_str(&p, settled ? (o->scope == MC_DED_PER_YEAR ? "PER_YEAR" : "PER_VISIT") : NULL);
-    mc_p_str(&p, settled && o->undoes[0] ? o->undoes : NULL);
-    /* Rejected claims are recorded too (also of unknown persons: no foreign key), so a
-     * resent claim gets the same answer and reconciliation sees every claim. */
-    if (!mc_db_defer(mc_ctx_db(ctx),
-                     "INSERT INTO insuring.settlements (claim_id, request_id, kind, "
-                     "person_id, insuring_region, treating_region, hospital_code, hospital_level, "
-                     "visit_type, visit_date, status, reason_code, policy_version, "
-                     "registration_type, total_fen, in_scope_fen, deductible_fen, ratio_bp, "
-                     "fund_fen, tier2_fen, account_fen, cash_fen, settlement_id, year, cap_group, "
-                     "deductible_scope, undoes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                     "$10::date, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
-                     "$24, $25, $26, $27)",
-                     &p))
-        return MC_ERR_DB;
+        mc_rows_str(rows, SET_YEAR, NULL);
+    mc_rows_str(rows, SET_CAP_GROUP, settled ? o->cap_group : NULL);
+    mc_rows_str(rows, SET_SCOPE,
+                settled ? (o->scope == MC_DED_PER_YEAR ? "PER_YEAR" : "PER_VISIT") : NULL);
+    mc_rows_str(rows, SET_UNDOES, settled && o->undoes[0] ? o->undoes : NULL);
+    mc_rows_next(rows);
+    mc_keys_add(&st->keys, c->claim_id);
     /* A settled claim books its fund expense, owed to the treating region. */
     if (settled) {
         char dr[96], cr[96]; /* the region was checked against the envelope's */
@@ -474,7 +555,7 @@ static mc_err_t record(mc_msg_ctx_t *ctx, const Medclear__Claim *c, const outcom
     return MC_ERR_OK;
 }
 
-static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+static mc_err_t on_claim(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear__Envelope *env)
 {
     const Medclear__Claim *c = env->claim;
     const mc_config_t *cfg = mc_ctx_config(ctx);
@@ -502,6 +583,8 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     }
 
     /* A claim id already adjudicated (resent by the centre): its result again. */
+    if (mc_keys_has(&st->keys, c->claim_id) && insuring_flush(ctx, st) != MC_ERR_OK)
+        return MC_ERR_DB;
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, c->claim_id);
@@ -521,9 +604,12 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
     memset(&o, 0, sizeof(o));
     o.reason = mc_msg_check_claim(c, o.text, sizeof(o.text));
     bool is_undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
+    /* an undo reads and changes the settlement it undoes, which may be the batch's */
+    if (o.reason == MC_OK && is_undo && insuring_flush(ctx, st) != MC_ERR_OK)
+        return MC_ERR_DB;
     if (o.reason == MC_OK && (is_undo ? undo(db, c, &o) : adjudicate(db, c, &o)) != MC_ERR_OK)
         return MC_ERR_DB;
-    mc_err_t err = record(ctx, c, &o);
+    mc_err_t err = record(ctx, st, c, &o);
     if (err != MC_ERR_OK)
         return err;
     if (o.reason != MC_OK)
@@ -533,8 +619,7 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
 
 mc_err_t insuring_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
 {
-    (void)opaque;
     if (env->body_case != MEDCLEAR__ENVELOPE__BODY_CLAIM)
         return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "claim topics carry claims only");
-    return on_claim(ctx, env);
+    return on_claim(ctx, opaque, env);
 }

@@ -42,10 +42,16 @@ int main(int argc, char **argv)
     mc_bus_topic(&cfg, names[MC_MAX_REGIONS], sizeof(names[0]), "results");
     produced[0] = names[MC_MAX_REGIONS];
 
+    insuring_state_t *st = insuring_state_new();
     mc_service_def_t def = {
         .role = "insuring",
         .schema = "insuring",
         .handle = insuring_handle,
+        .flush = insuring_flush,
+        .discard = insuring_discard,
+        .opaque = st,
     };
-    return mc_app_run(&cfg, &def, consumed, n_in, produced, 1);
+    rc = mc_app_run(&cfg, &def, consumed, n_in, produced, 1);
+    insuring_state_free(st);
+    return rc;
 }
