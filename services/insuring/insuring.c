@@ -26,11 +26,11 @@
 #define MAX_REGS 32
 
 /*
- * The settlement rows of a batch's claims, accepted or not: written by insuring_flush()
- * in one statement for the batch, not one per claim. keys holds their claim ids: the
- * check for a claim adjudicated before writes them first when it asks for one of them,
- * and an undo (which reads and changes the settlement it undoes) writes them first
- * always, so every statement still sees what the claims before it wrote.
+ * The settlement rows of a batch's claims, accepted or not: written by the flush hook in
+ * one statement for the batch, not one per claim, each held by its claim id. The check
+ * for a claim adjudicated before writes them first when it asks for a held one, and an
+ * undo (which reads and changes the settlement it undoes) always writes them first, so
+ * every statement still sees what the claims before it wrote.
  */
 enum {
     SET_CLAIM_ID,
@@ -77,43 +77,7 @@ static const char SETTLEMENTS_SQL[] =
     "$19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::text[], $24::integer[], "
     "$25::text[], $26::text[], $27::text[])";
 
-struct insuring_state {
-    mc_rows_t settlements; /* SETTLEMENTS_SQL */
-    mc_keys_t keys;        /* their claim ids */
-};
-
-insuring_state_t *insuring_state_new(void)
-{
-    insuring_state_t *st = calloc(1, sizeof(*st));
-    if (!st)
-        abort();
-    mc_rows_init(&st->settlements, SETTLEMENTS_SQL, SET_COLS);
-    return st;
-}
-
-void insuring_state_free(insuring_state_t *st)
-{
-    if (!st)
-        return;
-    mc_rows_free(&st->settlements);
-    mc_keys_free(&st->keys);
-    free(st);
-}
-
-mc_err_t insuring_flush(mc_msg_ctx_t *ctx, void *opaque)
-{
-    insuring_state_t *st = opaque;
-    bool ok = mc_rows_flush(&st->settlements, mc_ctx_db(ctx));
-    mc_keys_clear(&st->keys);
-    return ok ? MC_ERR_OK : MC_ERR_DB;
-}
-
-void insuring_discard(void *opaque)
-{
-    insuring_state_t *st = opaque;
-    mc_rows_reset(&st->settlements);
-    mc_keys_clear(&st->keys);
-}
+mc_rows_t *insuring_rows_new(void) { return mc_rows_new(SETTLEMENTS_SQL, SET_COLS); }
 
 /* What the result of a claim says, filled as the claim is adjudicated. */
 typedef struct outcome {
@@ -501,7 +465,7 @@ out:
 
 /* Records the outcome of a claim, accepted or not, as its settlement row, and posts the
  * fund amount of a settled one (negative for an undo) to the ledger. */
-static mc_err_t record(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear__Claim *c,
+static mc_err_t record(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Claim *c,
                        const outcome_t *o)
 {
     char visit_date[11];
@@ -510,7 +474,6 @@ static mc_err_t record(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear__
                          : c->kind == MEDCLEAR__KIND__PRESETTLE ? "COMPUTED"
                                                                 : "SETTLED";
     bool settled = o->reason == MC_OK && c->kind != MEDCLEAR__KIND__PRESETTLE;
-    mc_rows_t *rows = &st->settlements;
     mc_rows_str(rows, SET_CLAIM_ID, c->claim_id);
     mc_rows_str(rows, SET_REQUEST_ID, c->request_id);
     mc_rows_str(rows, SET_KIND, mc_kind_code(c->kind));
@@ -542,8 +505,7 @@ static mc_err_t record(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear__
     mc_rows_str(rows, SET_SCOPE,
                 settled ? (o->scope == MC_DED_PER_YEAR ? "PER_YEAR" : "PER_VISIT") : NULL);
     mc_rows_str(rows, SET_UNDOES, settled && o->undoes[0] ? o->undoes : NULL);
-    mc_rows_next(rows);
-    mc_keys_add(&st->keys, c->claim_id);
+    mc_rows_next(rows, c->claim_id);
     /* A settled claim books its fund expense, owed to the treating region. */
     if (settled) {
         char dr[96], cr[96]; /* the region was checked against the envelope's */
@@ -555,7 +517,7 @@ static mc_err_t record(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear__
     return MC_ERR_OK;
 }
 
-static mc_err_t on_claim(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear__Envelope *env)
+static mc_err_t on_claim(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env)
 {
     const Medclear__Claim *c = env->claim;
     const mc_config_t *cfg = mc_ctx_config(ctx);
@@ -583,7 +545,7 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear
     }
 
     /* A claim id already adjudicated (resent by the centre): its result again. */
-    if (mc_keys_has(&st->keys, c->claim_id) && insuring_flush(ctx, st) != MC_ERR_OK)
+    if (mc_ctx_flush_rows_holding(ctx, rows, c->claim_id) != MC_ERR_OK)
         return MC_ERR_DB;
     mc_params_t p;
     mc_params_init(&p);
@@ -605,11 +567,11 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear
     o.reason = mc_msg_check_claim(c, o.text, sizeof(o.text));
     bool is_undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
     /* an undo reads and changes the settlement it undoes, which may be the batch's */
-    if (o.reason == MC_OK && is_undo && insuring_flush(ctx, st) != MC_ERR_OK)
+    if (o.reason == MC_OK && is_undo && mc_ctx_flush_rows(ctx, rows) != MC_ERR_OK)
         return MC_ERR_DB;
     if (o.reason == MC_OK && (is_undo ? undo(db, c, &o) : adjudicate(db, c, &o)) != MC_ERR_OK)
         return MC_ERR_DB;
-    mc_err_t err = record(ctx, st, c, &o);
+    mc_err_t err = record(ctx, rows, c, &o);
     if (err != MC_ERR_OK)
         return err;
     if (o.reason != MC_OK)

@@ -42,16 +42,16 @@ int main(int argc, char **argv)
     mc_bus_topic(&cfg, names[MC_MAX_REGIONS], sizeof(names[0]), "results");
     produced[0] = names[MC_MAX_REGIONS];
 
-    insuring_state_t *st = insuring_state_new();
+    mc_rows_t *rows = insuring_rows_new();
     mc_service_def_t def = {
         .role = "insuring",
         .schema = "insuring",
         .handle = insuring_handle,
-        .flush = insuring_flush,
-        .discard = insuring_discard,
-        .opaque = st,
+        .flush = mc_ctx_flush_rows,
+        .discard = mc_ctx_forget_rows,
+        .opaque = rows,
     };
     rc = mc_app_run(&cfg, &def, consumed, n_in, produced, 1);
-    insuring_state_free(st);
+    mc_rows_free(rows);
     return rc;
 }

@@ -300,6 +300,18 @@ mc_err_t mc_ctx_dead_letter(mc_msg_ctx_t *ctx, mc_reason_t reason, const char *d
     return outbox_add(ctx, ctx->svc->dlq_topic, key, copy, m->len, reason, detail, source);
 }
 
+mc_err_t mc_ctx_flush_rows(mc_msg_ctx_t *ctx, void *rows)
+{
+    return mc_rows_flush(rows, ctx->svc->db) ? MC_ERR_OK : MC_ERR_DB;
+}
+
+void mc_ctx_forget_rows(void *rows) { mc_rows_reset(rows); }
+
+mc_err_t mc_ctx_flush_rows_holding(mc_msg_ctx_t *ctx, mc_rows_t *rows, const char *key)
+{
+    return mc_rows_holds(rows, key) ? mc_ctx_flush_rows(ctx, rows) : MC_ERR_OK;
+}
+
 mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bool *found)
 {
     mc_service_t *svc = ctx->svc;

@@ -25,6 +25,7 @@
 #include "mc_config.h"
 #include "mc_metrics.h"
 #include "mc_reason.h"
+#include "mc_rows.h"
 
 typedef enum mc_err {
     MC_ERR_OK = 0,
@@ -127,5 +128,15 @@ mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bo
 
 /* Sends the message being handled to the dead-letter topic with reason and detail. */
 mc_err_t mc_ctx_dead_letter(mc_msg_ctx_t *ctx, mc_reason_t reason, const char *detail);
+
+/*
+ * Rows written once per batch (mc_rows.h). A service whose batch state is one mc_rows_t
+ * sets it as its opaque, with .flush = mc_ctx_flush_rows and .discard = mc_ctx_forget_rows.
+ * A handler whose read could see a held row calls mc_ctx_flush_rows_holding() first.
+ */
+mc_err_t mc_ctx_flush_rows(mc_msg_ctx_t *ctx, void *rows);
+void mc_ctx_forget_rows(void *rows);
+/* mc_ctx_flush_rows() when rows hold key; MC_ERR_OK otherwise. */
+mc_err_t mc_ctx_flush_rows_holding(mc_msg_ctx_t *ctx, mc_rows_t *rows, const char *key);
 
 #endif

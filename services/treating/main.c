@@ -37,18 +37,18 @@ int main(int argc, char **argv)
     mc_bus_topic(&cfg, names[k], sizeof(names[k]), "claims");
     produced[n_out++] = names[k++];
 
-    treating_state_t *st = treating_state_new();
+    mc_rows_t *rows = treating_rows_new();
     mc_service_def_t def = {
         .role = "treating",
         .schema = "treating",
         .handle = treating_handle,
         .duplicate = treating_duplicate,
         .tick = treating_tick,
-        .flush = treating_flush,
-        .discard = treating_discard,
-        .opaque = st,
+        .flush = mc_ctx_flush_rows,
+        .discard = mc_ctx_forget_rows,
+        .opaque = rows,
     };
     rc = mc_app_run(&cfg, &def, consumed, n_in, produced, n_out);
-    treating_state_free(st);
+    mc_rows_free(rows);
     return rc;
 }

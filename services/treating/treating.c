@@ -43,9 +43,9 @@ static mc_err_t answer_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
 
 /*
  * The requests a batch sends on as claims, with their claims and fee lines: written by
- * treating_flush() in one statement for the batch, not one per request (70 against 152
- * us a request in pg_stat_statements over 20,000 requests). keys holds their request
- * ids: a read that could see one of them (a lookup of a held request id, a result for a
+ * the flush hook in one statement for the batch, not one per request (70 against 152
+ * us a request in pg_stat_statements over 20,000 requests), each held by its request
+ * id: a read that could see one of them (a lookup of a held request id, a result for a
  * held claim, an undo) writes them first, so every statement still sees what the
  * messages before it wrote. A claim's result stays one statement per message: the same
  * update for a whole batch, joined to unnest() of its results, took 117 us a request in
@@ -94,49 +94,7 @@ static const char NEW_SQL[] =
     "INSERT INTO treating.claim_line_sets (claim_id, lines) "
     "SELECT id, lines::treating.claim_line[] FROM u";
 
-struct treating_state {
-    mc_rows_t requests; /* NEW_SQL */
-    mc_keys_t keys;     /* their request ids */
-};
-
-treating_state_t *treating_state_new(void)
-{
-    treating_state_t *st = calloc(1, sizeof(*st));
-    if (!st)
-        abort();
-    mc_rows_init(&st->requests, NEW_SQL, NEW_COLS);
-    return st;
-}
-
-void treating_state_free(treating_state_t *st)
-{
-    if (!st)
-        return;
-    mc_rows_free(&st->requests);
-    mc_keys_free(&st->keys);
-    free(st);
-}
-
-mc_err_t treating_flush(mc_msg_ctx_t *ctx, void *opaque)
-{
-    treating_state_t *st = opaque;
-    bool ok = mc_rows_flush(&st->requests, mc_ctx_db(ctx));
-    mc_keys_clear(&st->keys);
-    return ok ? MC_ERR_OK : MC_ERR_DB;
-}
-
-void treating_discard(void *opaque)
-{
-    treating_state_t *st = opaque;
-    mc_rows_reset(&st->requests);
-    mc_keys_clear(&st->keys);
-}
-
-/* Writes what the batch holds first when id is among it. */
-static mc_err_t flush_if_held(mc_msg_ctx_t *ctx, treating_state_t *st, const char *id)
-{
-    return mc_keys_has(&st->keys, id) ? treating_flush(ctx, st) : MC_ERR_OK;
-}
+mc_rows_t *treating_rows_new(void) { return mc_rows_new(NEW_SQL, NEW_COLS); }
 
 /*
  * What a request is looked up by, in one statement: one row per kind (column 0),
@@ -304,7 +262,7 @@ static void lines_literal(mc_array_t *out, const Medclear__SettlementRequest *re
 /* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. check is what
  * mc_msg_check_request() said of the request (with its text); when MC_OK, look is the
  * request's lookup() for settling. */
-static mc_err_t on_settle(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env,
+static mc_err_t on_settle(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env,
                           const uint8_t *body, size_t body_len, mc_reason_t check,
                           const char *check_text, const PGresult *look)
 {
@@ -395,7 +353,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclea
         snprintf(catalog_version, sizeof(catalog_version), "none");
 
     /* The request and the claim with its lines are written with the batch's others
-     * (treating_flush()); the claim is sent after the commit. */
+     * (NEW_SQL); the claim is sent after the commit. */
     uint8_t digest[32];
     char hash[65];
     mc_sha256(body, body_len, digest);
@@ -425,12 +383,11 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclea
     };
     for (int c = 0; c < NEW_COLS; c++) {
         if (text_cols[c])
-            mc_rows_str(&st->requests, c, text_cols[c]);
+            mc_rows_str(rows, c, text_cols[c]);
         else
-            mc_rows_int(&st->requests, c, int_cols[c]);
+            mc_rows_int(rows, c, int_cols[c]);
     }
-    mc_rows_next(&st->requests);
-    mc_keys_add(&st->keys, req->request_id);
+    mc_rows_next(rows, req->request_id);
 
     Medclear__SplitTotals totals;
     medclear__split_totals__init(&totals);
@@ -614,13 +571,13 @@ static mc_err_t answer_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
 }
 
 /* CANCEL (2208/2305): undo a settled claim of this region by its settlement id. */
-static mc_err_t on_cancel(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env,
+static mc_err_t on_cancel(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env,
                           const uint8_t *body, size_t body_len)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     char text[256];
-    if (treating_flush(ctx, st) != MC_ERR_OK) /* the claim to undo may be the batch's */
+    if (mc_ctx_flush_rows(ctx, rows) != MC_ERR_OK) /* the claim to undo may be the batch's */
         return MC_ERR_DB;
     if (!mc_valid_id(req->settlement_id, MC_ID_MAX))
         return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
@@ -659,14 +616,14 @@ static mc_err_t on_cancel(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclea
  * tombstone makes its late arrival fail. Rejected, computed or already undone: nothing
  * to do.
  */
-static mc_err_t on_reverse(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env,
+static mc_err_t on_reverse(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env,
                            const uint8_t *body, size_t body_len)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     PGconn *db = mc_ctx_db(ctx);
     const char *orig_id = req->original_request_id;
-    if (treating_flush(ctx, st) != MC_ERR_OK) /* the request to undo may be the batch's */
+    if (mc_ctx_flush_rows(ctx, rows) != MC_ERR_OK) /* the request to undo may be the batch's */
         return MC_ERR_DB;
     if (!mc_valid_id(orig_id, MC_ID_MAX))
         return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
@@ -755,7 +712,7 @@ out:
  * (same request) or a modified-duplicate rejection; a request reversed before it
  * arrived is refused; the rest go by kind.
  */
-static mc_err_t on_request(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env)
+static mc_err_t on_request(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
@@ -777,7 +734,7 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, treating_state_t *st, const Medcle
     mc_reason_t check =
         settle ? mc_msg_check_request(req, region, check_text, sizeof(check_text)) : MC_OK;
     PGresult *res = NULL;
-    if (flush_if_held(ctx, st, req->request_id) == MC_ERR_OK)
+    if (mc_ctx_flush_rows_holding(ctx, rows, req->request_id) == MC_ERR_OK)
         res = lookup(mc_ctx_db(ctx), req, region, body, body_len, settle && check == MC_OK);
     if (!res) {
         free(body);
@@ -808,13 +765,13 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, treating_state_t *st, const Medcle
         switch (req->kind) {
         case MEDCLEAR__KIND__SETTLE:
         case MEDCLEAR__KIND__PRESETTLE:
-            err = on_settle(ctx, st, env, body, body_len, check, check_text, res);
+            err = on_settle(ctx, rows, env, body, body_len, check, check_text, res);
             break;
         case MEDCLEAR__KIND__CANCEL:
-            err = on_cancel(ctx, st, env, body, body_len);
+            err = on_cancel(ctx, rows, env, body, body_len);
             break;
         case MEDCLEAR__KIND__REVERSE:
-            err = on_reverse(ctx, st, env, body, body_len);
+            err = on_reverse(ctx, rows, env, body, body_len);
             break;
         default:
             snprintf(text, sizeof(text), "request kind %s is not known", mc_kind_code(req->kind));
@@ -873,7 +830,7 @@ static bool lines_to_splits(const mc_composites_t *lines, Medclear__LineSplit *s
     return true;
 }
 
-static mc_err_t on_result(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env)
+static mc_err_t on_result(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env)
 {
     const Medclear__ClaimResult *cr = env->result;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
@@ -891,7 +848,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclea
         return MC_ERR_OK;
     }
 
-    if (flush_if_held(ctx, st, cr->claim_id) != MC_ERR_OK)
+    if (mc_ctx_flush_rows_holding(ctx, rows, cr->claim_id) != MC_ERR_OK)
         return MC_ERR_DB;
     mc_params_t p;
     mc_params_init(&p);
@@ -1058,7 +1015,7 @@ out:
 
 mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
 {
-    treating_state_t *st = opaque;
+    mc_rows_t *rows = opaque;
     const mc_config_t *cfg = mc_ctx_config(ctx);
     const char *topic = mc_ctx_topic(ctx);
     char expect[128];
@@ -1069,11 +1026,11 @@ mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void 
         if (env->body_case != MEDCLEAR__ENVELOPE__BODY_REQUEST)
             return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE,
                                       "intake topics carry settlement requests only");
-        return on_request(ctx, st, env);
+        return on_request(ctx, rows, env);
     }
     if (env->body_case != MEDCLEAR__ENVELOPE__BODY_RESULT)
         return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "result topics carry claim results only");
-    return on_result(ctx, st, env);
+    return on_result(ctx, rows, env);
 }
 
 mc_err_t treating_tick(mc_msg_ctx_t *ctx, void *opaque)

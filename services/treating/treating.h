@@ -9,12 +9,10 @@
 
 #include "mc_service.h"
 
-/* What the service keeps between the messages of a batch (the requests it sends on as
- * claims, written once per batch); it is the opaque of the handlers below. */
-typedef struct treating_state treating_state_t;
-
-treating_state_t *treating_state_new(void);
-void treating_state_free(treating_state_t *st);
+/* What the service keeps between the messages of a batch: the requests it sends on as
+ * claims, with their claims and fee lines, written once per batch. It is the opaque of
+ * the handlers below (mc_ctx_flush_rows() and mc_ctx_forget_rows() are its hooks). */
+mc_rows_t *treating_rows_new(void);
 
 /* Handler of every message consumed by the treating service. */
 mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque);
@@ -22,13 +20,6 @@ mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void 
 /* Handler of a message id seen before: a repeated request gets its earlier reply. */
 mc_err_t treating_duplicate(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
                             bool same_payload, void *opaque);
-
-/* Writes the requests, claims and fee lines the batch holds, in one statement
- * (mc_service_def_t.flush). */
-mc_err_t treating_flush(mc_msg_ctx_t *ctx, void *opaque);
-
-/* Forgets the requests of a batch or message that was rolled back. */
-void treating_discard(void *opaque);
 
 /* Periodic work: requests whose claim has no result after treating.claim.timeout.ms are
  * answered TIMED_OUT. */

@@ -48,6 +48,24 @@ CLAIM
 }
 
 # json_field JSON KEY: the value of a top-level scalar field of one JSON line.
+# metrics_port ROLE: where ROLE serves /metrics. deploy/network.sh records the base port
+# it gave the services (clearing, insuring, treating from there); without one, ROLE.conf's.
+metrics_port() {
+  local roles=(clearing insuring treating) i
+  if [[ -f $MC_RUN_DIR/metrics.base ]]; then
+    for i in 0 1 2; do
+      [[ ${roles[$i]} == "$1" ]] && echo $(($(cat "$MC_RUN_DIR/metrics.base") + i))
+    done
+    return 0
+  fi
+  sed -n 's/^metrics\.port *= *//p' "$ROOT/deploy/config/$1.conf"
+}
+# batches ROLE OUTCOME: ROLE's medclear_batches_total for OUTCOME (fast, split or lost)
+# since it started; 0 when none
+batches() {
+  curl -fsS --max-time 10 "http://127.0.0.1:$(metrics_port "$1")/metrics" |
+    awk -v o="outcome=\"$2\"" '/^medclear_batches_total[{]/ && index($0, o) {s += $NF} END {printf "%d\n", s}'
+}
 json_field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
 
 # reply_of FILE REQUEST_ID: the JSON line of that request's reply.

@@ -7,9 +7,10 @@
 #    one batch. Each request is settled once and answered with one reply.
 # 2. With the treating service stopped, a request and another message reusing its request
 #    id with other lines wait on the intake topic, then arrive in one batch. The request
-#    is held in memory until the batch writes its requests together (treating_flush());
-#    the second must still find it: it is answered as a modified duplicate, and the
-#    recorded request and its claim stay the first one's.
+#    is held in memory until the batch writes its requests together (mc_rows.h); the
+#    second must still find it, by writing them first rather than failing the batch: it
+#    is answered as a modified duplicate, and the recorded request and its claim stay
+#    the first one's.
 # 3. With the clearing centre paused (SIGSTOP, for less than the claim timeout and the
 #    consumer session, so that nothing times out or rebalances), a claim and two copies
 #    of it wait on the claims topic. Copies the inbox missed would reach the centre's
@@ -77,6 +78,8 @@ check "$d: two different replies, the second a modified-duplicate rejection" "2 
   "$(sql "SELECT count(*) || ' ' || count(DISTINCT payload) FROM treating.outbox WHERE msg_key = '$d' AND topic LIKE '%.reply.%'")"
 check "$d: nothing dead-lettered" 0 "$(sql "SELECT count(*) FROM treating.outbox WHERE msg_key = '$d' AND reason IS NOT NULL")"
 check "$d: one settlement at the insuring region" 1 "$(sql "SELECT count(*) FROM insuring.settlements WHERE request_id = '$d'")"
+# the second message's lookup wrote the held request first, instead of failing the batch
+check "$d: no batch of the treating region applied one by one" 0 "$(batches treating split)"
 # 3. the clearing centre
 c="H330000000012026112016${stamp}3"
 claim "$c" "$dir/c.claim"

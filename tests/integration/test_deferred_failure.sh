@@ -68,7 +68,7 @@ check "not taken for a lost database" "$lost_before" "$lost_after"
 check "no service restarted" "$pids_before" "$(cat "$MC_RUN_DIR"/*.pid | sort | tr '\n' ' ')"
 
 # The treating region writes the requests of a batch, their claims and fee lines in one
-# statement at the end of the batch (treating_flush()). A claim refused there (total
+# statement at the end of the batch (treating_rows_new(), mc_rows.h). A claim refused there (total
 # 43.22 yuan) fails that statement; the batch is applied again message by message, so
 # that request alone is dead-lettered and left unrecorded, and the two around it settle.
 # The three wait on the intake topic while the service is stopped, to arrive in one batch.
@@ -99,6 +99,8 @@ check "treating: refused request sent no claim" 0 \
 mc dlq list --json >"$dir/dlq"
 check "treating: refused request dead-lettered INTERNAL with the database's error" 1 \
   "$(grep -F '"reason":"INTERNAL"' "$dir/dlq" | grep -c "test: claim ${base}S refused")"
+check "treating: the batch statement failed and its batch was applied one by one" 1 \
+  "$(($(batches treating split) >= 1))"
 check "treating: not taken for a lost database" "$lost_before" \
   "$(grep -c 'database lost during a batch' "$MC_RUN_DIR/treating.log" || true)"
 finish

@@ -19,17 +19,9 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- where the services serve /metrics ------------------------------------------------
-# deploy/network.sh records the base port it gave them; without one they use ROLE.conf's.
 declare -A port
 roles=(clearing insuring treating)
-if [[ -f $MC_RUN_DIR/metrics.base ]]; then
-  base=$(cat "$MC_RUN_DIR/metrics.base")
-  for i in 0 1 2; do port[${roles[$i]}]=$((base + i)); done
-else
-  for r in "${roles[@]}"; do
-    port[$r]=$(sed -n 's/^metrics\.port *= *//p' "$ROOT/deploy/config/$r.conf")
-  done
-fi
+for r in "${roles[@]}"; do port[$r]=$(metrics_port "$r"); done
 
 status_of() { curl -s -o /dev/null --max-time 10 -w '%{http_code}' "http://127.0.0.1:${port[$1]}$2" || true; }
 body_of() { curl -s --max-time 10 "http://127.0.0.1:${port[$1]}$2" || true; }
