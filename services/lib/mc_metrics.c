@@ -668,7 +668,8 @@ char *mc_metrics_render(mc_metrics_t *m, size_t *len)
     header(&out, "medclear_consumer_lag", "gauge",
            "Messages after the consumer group's committed offset, per assigned partition "
            "(sampled every 5 s).");
-    qsort(m->lags, (size_t)m->n_lags, sizeof(*m->lags), cmp_lag);
+    if (m->n_lags > 1) /* no array before the first sample: qsort() wants one */
+        qsort(m->lags, (size_t)m->n_lags, sizeof(*m->lags), cmp_lag);
     for (int i = 0; i < m->n_lags; i++) {
         sb_printf(&out, "medclear_consumer_lag{role=\"%s\"", m->role);
         sb_label(&out, "topic", m->lags[i].topic);

@@ -61,10 +61,15 @@ metrics_port() {
   sed -n 's/^metrics\.port *= *//p' "$ROOT/deploy/config/$1.conf"
 }
 # batches ROLE OUTCOME: ROLE's medclear_batches_total for OUTCOME (fast, split or lost)
-# since it started; 0 when none
+# since it started; 0 when none, "unreachable" when ROLE does not answer
 batches() {
-  curl -fsS --max-time 10 "http://127.0.0.1:$(metrics_port "$1")/metrics" |
-    awk -v o="outcome=\"$2\"" '/^medclear_batches_total[{]/ && index($0, o) {s += $NF} END {printf "%d\n", s}'
+  local body
+  body=$(curl -fsS --max-time 10 "http://127.0.0.1:$(metrics_port "$1")/metrics") || {
+    echo unreachable
+    return 0
+  }
+  awk -v o="outcome=\"$2\"" '/^medclear_batches_total[{]/ && index($0, o) {s += $NF}
+    END {printf "%d\n", s}' <<<"$body"
 }
 json_field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
 

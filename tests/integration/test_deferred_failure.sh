@@ -99,8 +99,9 @@ check "treating: refused request sent no claim" 0 \
 mc dlq list --json >"$dir/dlq"
 check "treating: refused request dead-lettered INTERNAL with the database's error" 1 \
   "$(grep -F '"reason":"INTERNAL"' "$dir/dlq" | grep -c "test: claim ${base}S refused")"
+split=$(batches treating split)
 check "treating: the batch statement failed and its batch was applied one by one" 1 \
-  "$(($(batches treating split) >= 1))"
+  "$([[ $split =~ ^[0-9]+$ ]] && ((split >= 1)) && echo 1 || echo "$split")"
 check "treating: not taken for a lost database" "$lost_before" \
   "$(grep -c 'database lost during a batch' "$MC_RUN_DIR/treating.log" || true)"
 finish
