@@ -42,16 +42,17 @@ int main(int argc, char **argv)
     mc_bus_topic(&cfg, names[MC_MAX_REGIONS], sizeof(names[0]), "results");
     produced[0] = names[MC_MAX_REGIONS];
 
-    mc_rows_t *rows = insuring_rows_new();
+    insuring_state_t *st = insuring_state_new();
     mc_service_def_t def = {
         .role = "insuring",
         .schema = "insuring",
         .handle = insuring_handle,
-        .flush = mc_ctx_flush_rows,
-        .discard = mc_ctx_forget_rows,
-        .opaque = rows,
+        .flush = insuring_flush,
+        .discard = insuring_discard,
+        .prepare = insuring_prepare,
+        .opaque = st,
     };
     rc = mc_app_run(&cfg, &def, consumed, n_in, produced, 1);
-    mc_rows_free(rows);
+    insuring_state_free(st);
     return rc;
 }

@@ -875,6 +875,22 @@ static void discard_aggregates(mc_service_t *svc)
         svc->def->discard(svc->def->opaque);
 }
 
+/* Hands the batch's new messages to the service's read-ahead (mc_service_def_t.prepare). */
+static mc_err_t prepare_batch(mc_service_t *svc, const opened_t *o, int n)
+{
+    const Medclear__Envelope **envs = malloc((size_t)(n ? n : 1) * sizeof(*envs));
+    if (!envs)
+        abort();
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (o[i].env && o[i].fresh)
+            envs[k++] = o[i].env;
+    mc_msg_ctx_t ctx = {.svc = svc, .msg = NULL, .message_id = NULL};
+    mc_err_t err = svc->def->prepare(&ctx, envs, k, svc->def->opaque);
+    free(envs);
+    return err;
+}
+
 typedef enum batch_rc {
     BATCH_DONE,  /* committed */
     BATCH_SPLIT, /* a message failed on the fast path: nothing applied, apply it carefully */
@@ -914,6 +930,8 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
                 o[i].reason = open_message(svc, msgs[i], &o[i].env, o[i].detail,
                                            sizeof(o[i].detail));
         if (!record_batch(svc, msgs, o, n))
+            goto failed;
+        if (svc->def->prepare && prepare_batch(svc, o, n) != MC_ERR_OK)
             goto failed;
     }
     for (int i = 0; i < n; i++) {

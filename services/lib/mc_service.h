@@ -3,9 +3,10 @@
  * supplies a handler per decoded message; this module does the rest:
  *
  *   poll a batch (what is fetched already, or waits batch.timeout.ms for more) -> BEGIN
- *   -> mark published what the broker acknowledged since the last batch -> per message:
- *   decode, record its id in the inbox (duplicates go to the duplicate handler), run the
- *   handler, which writes state and outgoing messages into the outbox -> write what the
+ *   -> mark published what the broker acknowledged since the last batch -> decode every
+ *   message and record their ids in the inbox -> let the service read ahead for the
+ *   batch's new messages (prepare) -> per message: run the handler (duplicates go to
+ *   the duplicate handler), which writes state and outgoing messages -> write what the
  *   handlers aggregated in memory (hot rows, once per batch) -> COMMIT -> hand
  *   the outbox rows to the idempotent producer without waiting for the broker (the next
  *   batch is applied while this one travels) -> commit Kafka offsets.
@@ -64,6 +65,16 @@ typedef struct mc_service_def {
     /* Forgets what was aggregated and not flushed: its transaction or savepoint was
      * rolled back (NULL: nothing to forget). */
     void (*discard)(void *opaque);
+    /*
+     * Reads ahead for a whole batch (NULL: nothing): called on the fast path after the
+     * inbox has recorded the batch and before its first handler, with the n messages
+     * the handlers will get as new (envs borrowed for the call only). A service reads
+     * here with one statement what its handlers would otherwise read one message at a
+     * time, and forgets it in flush and discard. The careful path never calls it, so a
+     * handler must work without it. A failure splits the batch.
+     */
+    mc_err_t (*prepare)(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs, int n,
+                        void *opaque);
     void *opaque;
 } mc_service_def_t;
 
