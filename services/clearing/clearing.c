@@ -20,6 +20,100 @@
 
 static bool national(const mc_config_t *cfg) { return strcmp(cfg->scope, "national") == 0; }
 
+/*
+ * The usage U(P,T) of the pairs a batch books into. A pair is a hot row: every claim
+ * between two parties adds to it. So the first claim of a batch that books into a pair
+ * reads and locks its row, the batch's claims add to it here, and clearing_flush()
+ * writes each pair once, before the batch commits (DESIGN.md section 4).
+ */
+typedef struct pair_usage {
+    char insuring[7], treating[7];
+    int64_t quota_fen, used_fen;
+    int64_t added_fen; /* booked by this batch, not yet written */
+    int alert_read;    /* rank of the alert stored in the row when it was read */
+    int alert;         /* rank of the alert now: 0 none, 1 yellow, 2 red */
+} pair_usage_t;
+
+/* A claim of the batch to route, recorded by the read-ahead (clearing_prepare()). */
+typedef struct routed_ahead {
+    char *message_id;
+    char *claim_id;
+    bool fresh;   /* this message recorded the claim id (it was not routed before) */
+    bool handled; /* its message was handled: the claim is routed as far as the batch knows */
+} routed_ahead_t;
+
+/* The claim a result of the batch is for, as read and locked by the read-ahead. */
+typedef struct result_ahead {
+    char *claim_id;
+    int row;            /* in results_res */
+    char status[16];    /* the claim's status, as the batch's results left it */
+} result_ahead_t;
+
+struct clearing_state {
+    pair_usage_t *pairs;
+    int n, cap;
+    routed_ahead_t *routed; /* sorted by message id */
+    int n_routed;
+    result_ahead_t *results; /* sorted by claim id: the claims found */
+    int n_results;
+    PGresult *results_res;
+};
+
+enum { ROUTE_COLS = 12 };
+
+static int compare_routed(const void *a, const void *b)
+{
+    return strcmp(((const routed_ahead_t *)a)->message_id, ((const routed_ahead_t *)b)->message_id);
+}
+
+static int compare_results(const void *a, const void *b)
+{
+    return strcmp(((const result_ahead_t *)a)->claim_id, ((const result_ahead_t *)b)->claim_id);
+}
+
+/* The claim of the message being handled, recorded ahead; NULL when it was not. */
+static routed_ahead_t *routed_ahead(clearing_state_t *st, const char *message_id)
+{
+    if (st->n_routed == 0 || !message_id)
+        return NULL;
+    routed_ahead_t key = {.message_id = (char *)message_id};
+    return bsearch(&key, st->routed, (size_t)st->n_routed, sizeof(key), compare_routed);
+}
+
+static result_ahead_t *result_ahead(clearing_state_t *st, const char *claim_id)
+{
+    if (st->n_results == 0)
+        return NULL;
+    result_ahead_t key = {.claim_id = (char *)claim_id};
+    return bsearch(&key, st->results, (size_t)st->n_results, sizeof(key), compare_results);
+}
+
+/* Forgets what the batch read ahead: the batch ended, or was rolled back. */
+static void ahead_clear(clearing_state_t *st)
+{
+    for (int i = 0; i < st->n_routed; i++) {
+        free(st->routed[i].message_id);
+        free(st->routed[i].claim_id);
+    }
+    for (int i = 0; i < st->n_results; i++)
+        free(st->results[i].claim_id);
+    free(st->routed);
+    free(st->results);
+    PQclear(st->results_res);
+    st->routed = NULL;
+    st->results = NULL;
+    st->results_res = NULL;
+    st->n_routed = st->n_results = 0;
+}
+
+static char *copy(const char *s)
+{
+    char *c = strdup(s);
+    if (!c)
+        abort();
+    return c;
+}
+
 /* Answers a claim the centre cannot route with a rejection to its treating party. */
 static mc_err_t reject_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
                              const Medclear__Claim *c, const char *treating_party,
@@ -70,61 +164,236 @@ static mc_err_t reject_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
     return mc_ctx_emit(ctx, topic, c->claim_id, &out);
 }
 
-static mc_err_t on_claim(mc_msg_ctx_t *ctx, const Medclear__Envelope *env)
+/* What the centre does with a claim, from the claim alone. */
+typedef enum verdict {
+    ROUTE,       /* record it and forward it to its insuring party */
+    REJECT,      /* answer it with a rejection to its treating party (reason, text) */
+    DEAD_LETTER, /* not a claim of a treating party this centre clears (reason, text) */
+} verdict_t;
+
+static verdict_t check_claim(const mc_config_t *cfg, const Medclear__Envelope *env,
+                             mc_reason_t *reason, char *text, size_t size, char tparty[7],
+                             char iparty[7])
+{
+    const Medclear__Claim *c = env->claim;
+    *reason = MC_R_BAD_REQUEST;
+    if (!mc_valid_id(c->claim_id, MC_ID_MAX) || !mc_valid_id(c->request_id, MC_ID_MAX)) {
+        snprintf(text, size, "claim_id or request_id missing or malformed");
+        return DEAD_LETTER;
+    }
+    if (strcmp(env->source_region, c->treating_region) != 0) {
+        snprintf(text, size, "claim of treating region %.8s sent by region %s",
+                 c->treating_region, env->source_region);
+        return DEAD_LETTER;
+    }
+    mc_party_of(c->treating_region, national(cfg), tparty);
+    if (!mc_config_serves(cfg, tparty)) {
+        *reason = MC_R_UNKNOWN_REGION;
+        snprintf(text, size, "treating party %s is not cleared by this centre", tparty);
+        return DEAD_LETTER;
+    }
+    if (!mc_valid_id(c->person_id, MC_ID_MAX) || !mc_valid_id(c->hospital_code, MC_ID_MAX)) {
+        snprintf(text, size, "person_id or hospital_code missing or malformed");
+        return REJECT;
+    }
+    *reason = MC_R_UNKNOWN_REGION;
+    if (!mc_valid_region(c->insuring_region)) {
+        snprintf(text, size, "insuring_region is not a 6-digit region code");
+        return REJECT;
+    }
+    mc_party_of(c->insuring_region, national(cfg), iparty);
+    if (!mc_config_serves(cfg, iparty)) {
+        snprintf(text, size, "insuring party %s is not cleared by this centre", iparty);
+        return REJECT;
+    }
+    return ROUTE;
+}
+
+/* A claim to route, as recorded: the row, 'ROUTED', without a window yet. */
+static const char ROUTE_SQL[] =
+    "INSERT INTO clearing.claims (claim_id, request_id, kind, treating_region, "
+    "insuring_region, treating_party, insuring_party, hospital_code, person_id, total_fen, "
+    "in_scope_fen, status, undoes) "
+    "SELECT c, r, k, tr, ir, tp, ip, h, pe, t, s, 'ROUTED', u FROM unnest($1::text[], "
+    "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+    "$9::text[], $10::bigint[], $11::bigint[], $12::text[]) WITH ORDINALITY "
+    "AS x(c, r, k, tr, ir, tp, ip, h, pe, t, s, u, n) ORDER BY n "
+    "ON CONFLICT (claim_id) DO NOTHING RETURNING claim_id";
+
+static void route_row(mc_array_t *col, const Medclear__Claim *c, const char *tparty,
+                      const char *iparty)
+{
+    mc_array_str(&col[0], c->claim_id);
+    mc_array_str(&col[1], c->request_id);
+    mc_array_str(&col[2], mc_kind_code(c->kind));
+    mc_array_str(&col[3], c->treating_region);
+    mc_array_str(&col[4], c->insuring_region);
+    mc_array_str(&col[5], tparty);
+    mc_array_str(&col[6], iparty);
+    mc_array_str(&col[7], c->hospital_code);
+    mc_array_str(&col[8], c->person_id);
+    mc_array_int(&col[9], c->totals ? c->totals->total_fen : 0);
+    mc_array_int(&col[10], c->totals ? c->totals->in_scope_fen : 0);
+    mc_array_str(&col[11], c->settlement_id[0] ? c->settlement_id : NULL);
+}
+
+/* Records claims to route with one statement. Returns the result (the claim ids
+ * recorded, each once: a claim id recorded before is not), or NULL on a database error. */
+static PGresult *route_rows(PGconn *db, mc_array_t *col)
+{
+    mc_params_t p;
+    mc_params_init(&p);
+    for (int i = 0; i < ROUTE_COLS; i++)
+        mc_p_str(&p, mc_array_text(&col[i]));
+    return mc_db_run(db, ROUTE_SQL, &p);
+}
+
+/* Whether claim_id is recorded by a claim of this batch not handled yet: to a result
+ * handled before it, the claim was never routed. */
+static bool routed_later(const clearing_state_t *st, const char *claim_id)
+{
+    for (int i = 0; i < st->n_routed; i++)
+        if (st->routed[i].fresh && !st->routed[i].handled &&
+            strcmp(st->routed[i].claim_id, claim_id) == 0)
+            return true;
+    return false;
+}
+
+/* Reads and locks the claims the batch's results are for (as they were before the batch). */
+static mc_err_t results_ahead(PGconn *db, clearing_state_t *st,
+                              const Medclear__Envelope *const *envs, int n)
+{
+    mc_array_t ids;
+    mc_array_init(&ids);
+    for (int i = 0; i < n; i++)
+        if (envs[i]->body_case == MEDCLEAR__ENVELOPE__BODY_RESULT)
+            mc_array_str(&ids, envs[i]->result->claim_id);
+    if (ids.n == 0) {
+        mc_array_free(&ids);
+        return MC_ERR_OK;
+    }
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, mc_array_text(&ids));
+    st->results_res = mc_db_run(db,
+                                "SELECT status, kind, total_fen, insuring_region, treating_party, "
+                                "insuring_party, claim_id FROM clearing.claims "
+                                "WHERE claim_id = ANY ($1::text[]) ORDER BY claim_id FOR UPDATE",
+                                &p);
+    mc_array_free(&ids);
+    if (!st->results_res)
+        return MC_ERR_DB;
+    int rows = PQntuples(st->results_res);
+    st->results = calloc((size_t)(rows ? rows : 1), sizeof(*st->results));
+    if (!st->results)
+        abort();
+    for (int r = 0; r < rows; r++) {
+        result_ahead_t *ra = &st->results[st->n_results++];
+        ra->claim_id = copy(PQgetvalue(st->results_res, r, 6));
+        ra->row = r;
+        snprintf(ra->status, sizeof(ra->status), "%s", PQgetvalue(st->results_res, r, 0));
+    }
+    qsort(st->results, (size_t)st->n_results, sizeof(*st->results), compare_results);
+    return MC_ERR_OK;
+}
+
+/* Records the batch's claims to route with one statement, each claim id once: the first
+ * message of the batch with a claim id not routed before is the one that routes it. */
+static mc_err_t routes_ahead(mc_msg_ctx_t *ctx, clearing_state_t *st,
+                             const Medclear__Envelope *const *envs, int n)
+{
+    const mc_config_t *cfg = mc_ctx_config(ctx);
+    mc_array_t col[ROUTE_COLS];
+    for (int i = 0; i < ROUTE_COLS; i++)
+        mc_array_init(&col[i]);
+    st->routed = calloc((size_t)(n ? n : 1), sizeof(*st->routed));
+    if (!st->routed)
+        abort();
+    for (int i = 0; i < n; i++) {
+        char text[320], tparty[7], iparty[7];
+        mc_reason_t reason;
+        if (envs[i]->body_case != MEDCLEAR__ENVELOPE__BODY_CLAIM ||
+            check_claim(cfg, envs[i], &reason, text, sizeof(text), tparty, iparty) != ROUTE)
+            continue;
+        route_row(col, envs[i]->claim, tparty, iparty);
+        routed_ahead_t *a = &st->routed[st->n_routed++];
+        a->message_id = copy(envs[i]->message_id);
+        a->claim_id = copy(envs[i]->claim->claim_id);
+    }
+    mc_err_t err = MC_ERR_OK;
+    if (st->n_routed > 0) {
+        PGresult *res = route_rows(mc_ctx_db(ctx), col);
+        if (!res) {
+            err = MC_ERR_DB;
+        } else {
+            const char **ids = malloc((size_t)st->n_routed * sizeof(*ids));
+            bool *fresh = malloc((size_t)st->n_routed * sizeof(*fresh));
+            if (!ids || !fresh)
+                abort();
+            for (int i = 0; i < st->n_routed; i++) /* in the batch's order */
+                ids[i] = st->routed[i].claim_id;
+            mc_db_mark_written(res, 0, ids, st->n_routed, fresh);
+            for (int i = 0; i < st->n_routed; i++)
+                st->routed[i].fresh = fresh[i];
+            free(ids);
+            free(fresh);
+            PQclear(res);
+            qsort(st->routed, (size_t)st->n_routed, sizeof(*st->routed), compare_routed);
+        }
+    }
+    for (int i = 0; i < ROUTE_COLS; i++)
+        mc_array_free(&col[i]);
+    return err;
+}
+
+mc_err_t clearing_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs, int n,
+                          void *opaque)
+{
+    clearing_state_t *st = opaque;
+    ahead_clear(st);
+    /* The results' claims first, as they were before the batch routes any claim. */
+    mc_err_t err = results_ahead(mc_ctx_db(ctx), st, envs, n);
+    if (err == MC_ERR_OK)
+        err = routes_ahead(ctx, st, envs, n);
+    if (err != MC_ERR_OK)
+        ahead_clear(st);
+    else
+        mc_debug("read ahead %d claims to route and %d claims of results", st->n_routed,
+                 st->n_results);
+    return err;
+}
+
+static mc_err_t on_claim(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__Envelope *env)
 {
     const Medclear__Claim *c = env->claim;
     const mc_config_t *cfg = mc_ctx_config(ctx);
     char text[320], tparty[7], iparty[7], topic[128];
+    mc_reason_t reason;
 
-    if (!mc_valid_id(c->claim_id, MC_ID_MAX) || !mc_valid_id(c->request_id, MC_ID_MAX))
-        return mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, "claim_id or request_id missing or malformed");
-    if (strcmp(env->source_region, c->treating_region) != 0) {
-        snprintf(text, sizeof(text), "claim of treating region %.8s sent by region %s",
-                 c->treating_region, env->source_region);
-        return mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, text);
-    }
-    mc_party_of(c->treating_region, national(cfg), tparty);
-    if (!mc_config_serves(cfg, tparty)) {
-        snprintf(text, sizeof(text), "treating party %s is not cleared by this centre", tparty);
-        return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_REGION, text);
-    }
-    if (!mc_valid_id(c->person_id, MC_ID_MAX) || !mc_valid_id(c->hospital_code, MC_ID_MAX))
-        return reject_claim(ctx, env, c, tparty, MC_R_BAD_REQUEST,
-                            "person_id or hospital_code missing or malformed");
-    if (!mc_valid_region(c->insuring_region))
-        return reject_claim(ctx, env, c, tparty, MC_R_UNKNOWN_REGION,
-                            "insuring_region is not a 6-digit region code");
-    mc_party_of(c->insuring_region, national(cfg), iparty);
-    if (!mc_config_serves(cfg, iparty)) {
-        snprintf(text, sizeof(text), "insuring party %s is not cleared by this centre", iparty);
-        return reject_claim(ctx, env, c, tparty, MC_R_UNKNOWN_REGION, text);
-    }
+    verdict_t v = check_claim(cfg, env, &reason, text, sizeof(text), tparty, iparty);
+    if (v == DEAD_LETTER)
+        return mc_ctx_dead_letter(ctx, reason, text);
+    if (v == REJECT)
+        return reject_claim(ctx, env, c, tparty, reason, text);
 
-    mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, c->claim_id);
-    mc_p_str(&p, c->request_id);
-    mc_p_str(&p, mc_kind_code(c->kind));
-    mc_p_str(&p, c->treating_region);
-    mc_p_str(&p, c->insuring_region);
-    mc_p_str(&p, tparty);
-    mc_p_str(&p, iparty);
-    mc_p_str(&p, c->hospital_code);
-    mc_p_str(&p, c->person_id);
-    mc_p_int(&p, c->totals ? c->totals->total_fen : 0);
-    mc_p_int(&p, c->totals ? c->totals->in_scope_fen : 0);
-    mc_p_str(&p, c->settlement_id[0] ? c->settlement_id : NULL);
-    PGresult *res = mc_db_run(mc_ctx_db(ctx),
-                              "INSERT INTO clearing.claims (claim_id, request_id, kind, "
-                              "treating_region, insuring_region, treating_party, insuring_party, "
-                              "hospital_code, person_id, total_fen, in_scope_fen, status, undoes) "
-                              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'ROUTED', $12) "
-                              "ON CONFLICT (claim_id) DO NOTHING RETURNING 1",
-                              &p);
-    if (!res)
-        return MC_ERR_DB;
-    bool fresh = PQntuples(res) == 1;
-    PQclear(res);
+    bool fresh;
+    routed_ahead_t *a = routed_ahead(st, env->message_id);
+    if (a) { /* recorded by the batch's read-ahead */
+        fresh = a->fresh;
+        a->handled = true;
+    } else {
+        mc_array_t col[ROUTE_COLS];
+        for (int i = 0; i < ROUTE_COLS; i++)
+            mc_array_init(&col[i]);
+        route_row(col, c, tparty, iparty);
+        PGresult *res = route_rows(mc_ctx_db(ctx), col);
+        for (int i = 0; i < ROUTE_COLS; i++)
+            mc_array_free(&col[i]);
+        if (!res)
+            return MC_ERR_DB;
+        fresh = PQntuples(res) == 1;
+        PQclear(res);
+    }
     if (!fresh) {
         snprintf(text, sizeof(text), "claim id \"%s\" was routed before", c->claim_id);
         return mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED, text);
@@ -177,24 +446,6 @@ static mc_err_t emit_alert(mc_msg_ctx_t *ctx, const char *type, const char *insu
     return publish_event(ctx, type, insuring, treating, amount_fen, ratio_bp, detail);
 }
 
-/*
- * The usage U(P,T) of the pairs a batch books into. A pair is a hot row: every claim
- * between two parties adds to it. So the first claim of a batch that books into a pair
- * reads and locks its row, the batch's claims add to it here, and clearing_flush()
- * writes each pair once, before the batch commits (DESIGN.md section 4).
- */
-typedef struct pair_usage {
-    char insuring[7], treating[7];
-    int64_t quota_fen, used_fen;
-    int64_t added_fen; /* booked by this batch, not yet written */
-    int alert_read;    /* rank of the alert stored in the row when it was read */
-    int alert;         /* rank of the alert now: 0 none, 1 yellow, 2 red */
-} pair_usage_t;
-
-struct clearing_state {
-    pair_usage_t *pairs;
-    int n, cap;
-};
 
 static const char *const alert_names[] = {"NONE", "YELLOW", "RED"};
 
@@ -276,6 +527,7 @@ static pair_usage_t *pair_usage(mc_msg_ctx_t *ctx, clearing_state_t *st, const c
 mc_err_t clearing_flush(mc_msg_ctx_t *ctx, void *opaque)
 {
     clearing_state_t *st = opaque;
+    ahead_clear(st); /* the batch's handlers are done */
     if (st->n == 0)
         return MC_ERR_OK;
     mc_array_t col[4];
@@ -317,7 +569,9 @@ mc_err_t clearing_flush(mc_msg_ctx_t *ctx, void *opaque)
 
 void clearing_discard(void *opaque)
 {
-    ((clearing_state_t *)opaque)->n = 0;
+    clearing_state_t *st = opaque;
+    st->n = 0;
+    ahead_clear(st);
 }
 
 clearing_state_t *clearing_state_new(void)
@@ -330,8 +584,10 @@ clearing_state_t *clearing_state_new(void)
 
 void clearing_state_free(clearing_state_t *st)
 {
-    if (st)
+    if (st) {
+        ahead_clear(st);
         free(st->pairs);
+    }
     free(st);
 }
 
@@ -414,45 +670,58 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclea
     char text[320], topic[128];
     mc_err_t err;
 
+    /* The claim as the read-ahead found it, or read (and locked) now. */
     mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, cr->claim_id);
-    PGresult *res = mc_db_run(db,
-                              "SELECT status, kind, total_fen, insuring_region, treating_party, "
-                              "insuring_party FROM clearing.claims WHERE claim_id = $1 FOR UPDATE",
-                              &p);
-    if (!res)
-        return MC_ERR_DB;
-    if (PQntuples(res) == 0) {
+    PGresult *res = NULL;
+    const PGresult *claim = NULL;
+    int row = 0;
+    result_ahead_t *ra = result_ahead(st, cr->claim_id);
+    if (ra) {
+        claim = st->results_res;
+        row = ra->row;
+    } else if (!routed_later(st, cr->claim_id)) {
+        mc_params_init(&p);
+        mc_p_str(&p, cr->claim_id);
+        res = mc_db_run(db,
+                        "SELECT status, kind, total_fen, insuring_region, treating_party, "
+                        "insuring_party FROM clearing.claims WHERE claim_id = $1 FOR UPDATE",
+                        &p);
+        if (!res)
+            return MC_ERR_DB;
+        if (PQntuples(res) == 1)
+            claim = res;
+    }
+    if (!claim) {
         snprintf(text, sizeof(text), "result for claim \"%.64s\" that was never routed",
                  cr->claim_id);
         err = mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_SETTLEMENT, text);
         goto out;
     }
-    if (strcmp(PQgetvalue(res, 0, 0), "ROUTED") != 0) {
+    const char *status = ra ? ra->status : PQgetvalue(claim, row, 0);
+    if (strcmp(status, "ROUTED") != 0) {
         snprintf(text, sizeof(text), "claim \"%.64s\" already has a result (%s)", cr->claim_id,
-                 PQgetvalue(res, 0, 0));
+                 status);
         err = mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED, text);
         goto out;
     }
-    if (strcmp(env->source_region, PQgetvalue(res, 0, 3)) != 0) {
+    if (strcmp(env->source_region, PQgetvalue(claim, row, 3)) != 0) {
         snprintf(text, sizeof(text), "result for claim \"%.64s\" comes from %s, not from %s",
-                 cr->claim_id, env->source_region, PQgetvalue(res, 0, 3));
+                 cr->claim_id, env->source_region, PQgetvalue(claim, row, 3));
         err = mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, text);
         goto out;
     }
-    mc_reason_t r = mc_msg_check_result(cr, mc_db_int(res, 0, 2), text, sizeof(text));
+    mc_reason_t r = mc_msg_check_result(cr, mc_db_int(claim, row, 2), text, sizeof(text));
     if (r != MC_OK) {
         err = mc_ctx_dead_letter(ctx, r, text);
         goto out;
     }
 
     bool accepted = cr->status == MEDCLEAR__STATUS__ACCEPTED;
-    bool settle = strcmp(PQgetvalue(res, 0, 1), "PRESETTLE") != 0; /* books the amounts */
+    bool settle = strcmp(PQgetvalue(claim, row, 1), "PRESETTLE") != 0; /* books the amounts */
     const Medclear__Payment *pay = cr->payment;
     if (accepted && settle && pay) {
         /* the result is recorded with its booking, in one statement */
-        err = book(ctx, st, cr, PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 4));
+        err = book(ctx, st, cr, PQgetvalue(claim, row, 5), PQgetvalue(claim, row, 4));
         if (err != MC_ERR_OK)
             goto out;
     } else {
@@ -476,7 +745,9 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclea
             goto out;
         }
     }
-    mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "results", PQgetvalue(res, 0, 4));
+    if (ra) /* a later result for the claim in this batch finds it answered */
+        snprintf(ra->status, sizeof(ra->status), "%s", mc_msg_result_status(cr, settle));
+    mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "results", PQgetvalue(claim, row, 4));
     err = mc_ctx_forward(ctx, topic, cr->claim_id);
 out:
     PQclear(res);
@@ -486,7 +757,7 @@ out:
 mc_err_t clearing_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
 {
     if (env->body_case == MEDCLEAR__ENVELOPE__BODY_CLAIM)
-        return on_claim(ctx, env);
+        return on_claim(ctx, opaque, env);
     if (env->body_case == MEDCLEAR__ENVELOPE__BODY_RESULT)
         return on_result(ctx, opaque, env);
     return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "the centre accepts claims and results only");

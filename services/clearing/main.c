@@ -51,6 +51,7 @@ int main(int argc, char **argv)
         .tick = clearing_tick,
         .flush = clearing_flush,
         .discard = clearing_discard,
+        .prepare = clearing_prepare,
         .opaque = st,
     };
     rc = mc_app_run(&cfg, &def, consumed, 2, produced, n_out);

@@ -370,6 +370,34 @@ const char *mc_db_str(const PGresult *res, int row, int col)
     return PQgetvalue(res, row, col); /* "" for NULL */
 }
 
+static int compare_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void mc_db_mark_written(const PGresult *res, int col, const char *const *keys, int n,
+                        bool *written)
+{
+    int rows = PQntuples(res);
+    const char **values = malloc((size_t)(rows ? rows : 1) * sizeof(*values));
+    bool *used = calloc((size_t)(rows ? rows : 1), sizeof(*used));
+    if (!values || !used)
+        abort();
+    for (int r = 0; r < rows; r++)
+        values[r] = PQgetvalue(res, r, col);
+    qsort(values, (size_t)rows, sizeof(*values), compare_str);
+    for (int i = 0; i < n; i++) {
+        const char **hit = keys[i] ? bsearch(&keys[i], values, (size_t)rows, sizeof(*values),
+                                             compare_str)
+                                   : NULL;
+        written[i] = hit && !used[hit - values];
+        if (written[i])
+            used[hit - values] = true;
+    }
+    free(values);
+    free(used);
+}
+
 bool mc_db_broken(PGconn *db) { return PQstatus(db) != CONNECTION_OK; }
 
 static void array_put(mc_array_t *a, const char *s, size_t n)

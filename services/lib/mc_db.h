@@ -79,6 +79,15 @@ int64_t mc_db_int(const PGresult *res, int row, int col);
 const char *mc_db_str(const PGresult *res, int row, int col);
 
 /*
+ * Which rows of a batch an INSERT ... ON CONFLICT DO NOTHING RETURNING <key> wrote, from
+ * the keys it was given in order: sets written[i] when keys[i] is among the values of
+ * column col of res and no earlier key is equal to it (the statement writes a key that
+ * the batch repeats once, with its first row). A NULL key is never written.
+ */
+void mc_db_mark_written(const PGresult *res, int col, const char *const *keys, int n,
+                        bool *written);
+
+/*
  * Builder of a PostgreSQL array literal ("{1,2}", {"a","b"}) for multi-row statements
  * through unnest(): one parameter per column instead of one statement per row. Text
  * elements are quoted and escaped, so any string is safe.

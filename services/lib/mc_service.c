@@ -771,11 +771,6 @@ static void free_opened(opened_t *o, int n)
     free(o);
 }
 
-static int compare_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /*
  * Records the ids of the opened messages of a batch in the inbox with one statement, and
  * marks fresh the first message of each id that was not there before (a later message
@@ -810,24 +805,17 @@ static bool record_batch(mc_service_t *svc, rd_kafka_message_t **msgs, opened_t 
         PGresult *res = mc_db_run(svc->db, svc->sql_inbox_record, &prm);
         ok = res != NULL;
         if (res) {
-            int rows = PQntuples(res);
-            const char **ids = malloc((size_t)(rows ? rows : 1) * sizeof(*ids));
-            bool *used = calloc((size_t)(rows ? rows : 1), sizeof(*used));
-            if (!ids || !used)
+            const char **ids = malloc((size_t)n * sizeof(*ids));
+            bool *fresh = malloc((size_t)n * sizeof(*fresh));
+            if (!ids || !fresh)
                 abort();
-            for (int r = 0; r < rows; r++)
-                ids[r] = PQgetvalue(res, r, 0);
-            qsort(ids, (size_t)rows, sizeof(*ids), compare_str);
-            for (int i = 0; i < n; i++) {
-                if (!o[i].env)
-                    continue;
-                const char *key = o[i].env->message_id;
-                const char **hit = bsearch(&key, ids, (size_t)rows, sizeof(*ids), compare_str);
-                if (hit && !used[hit - ids])
-                    o[i].fresh = used[hit - ids] = true;
-            }
+            for (int i = 0; i < n; i++)
+                ids[i] = o[i].env ? o[i].env->message_id : NULL;
+            mc_db_mark_written(res, 0, ids, n, fresh);
+            for (int i = 0; i < n; i++)
+                o[i].fresh = fresh[i];
             free(ids);
-            free(used);
+            free(fresh);
             PQclear(res);
         }
     }

@@ -2,7 +2,7 @@
  * What a batch holds until it writes it (mc_rows): the keys a later read asks about to
  * know whether it must flush first, through their growth, reset and reuse; and the
  * column arrays a batch's rows become, text and integers and NULLs, emptied again after
- * a reset.
+ * a reset; and which of a batch's rows a multi-row INSERT ... RETURNING wrote.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "mc_db.h"
 #include "mc_rows.h"
 
 static void key_name(char *out, size_t size, int i) { snprintf(out, size, "H3300000000%06d", i); }
@@ -60,6 +61,37 @@ static void test_keys(void)
     mc_rows_free(NULL);
 }
 
+/* A result of one text column holding values, as RETURNING gives it. */
+static PGresult *returned(const char *const *values, int n)
+{
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc col = {.name = "key", .typid = 25, .typlen = -1, .atttypmod = -1};
+    CU_ASSERT_FATAL(res && PQsetResultAttrs(res, 1, &col));
+    for (int r = 0; r < n; r++)
+        CU_ASSERT_FATAL(PQsetvalue(res, r, 0, (char *)values[r], (int)strlen(values[r])));
+    return res;
+}
+
+static void test_written(void)
+{
+    /* keys in the batch's order: a repeated key is written by its first row only */
+    const char *keys[] = {"m3", "m1", "m3", NULL, "m2", "m1", "m4"};
+    const char *values[] = {"m1", "m4", "m3"}; /* in any order; m2 was there before */
+    bool written[7];
+    PGresult *res = returned(values, 3);
+    mc_db_mark_written(res, 0, keys, 7, written);
+    bool expect[7] = {true, true, false, false, false, false, true};
+    for (int i = 0; i < 7; i++)
+        CU_ASSERT_EQUAL(written[i], expect[i]);
+    PQclear(res);
+
+    res = returned(NULL, 0); /* nothing written: every key was there before */
+    mc_db_mark_written(res, 0, keys, 7, written);
+    for (int i = 0; i < 7; i++)
+        CU_ASSERT_FALSE(written[i]);
+    PQclear(res);
+}
+
 static void test_rows(void)
 {
     mc_rows_t *rows = mc_rows_new("SELECT 1", 3);
@@ -96,7 +128,8 @@ int main(void)
         return 2;
     CU_pSuite suite = CU_add_suite("rows", NULL, NULL);
     if (!suite || !CU_add_test(suite, "keys of the rows a batch holds", test_keys) ||
-        !CU_add_test(suite, "rows as column arrays", test_rows)) {
+        !CU_add_test(suite, "rows as column arrays", test_rows) ||
+        !CU_add_test(suite, "rows a multi-row insert wrote", test_written)) {
         CU_cleanup_registry();
         return 2;
     }
