@@ -260,29 +260,17 @@ static bool routed_later(const clearing_state_t *st, const char *claim_id)
 }
 
 /* Reads and locks the claims the batch's results are for (as they were before the batch). */
-static mc_err_t results_ahead(PGconn *db, clearing_state_t *st,
+static mc_err_t results_ahead(mc_msg_ctx_t *ctx, clearing_state_t *st,
                               const Medclear__Envelope *const *envs, int n)
 {
-    mc_array_t ids;
-    mc_array_init(&ids);
-    for (int i = 0; i < n; i++)
-        if (envs[i]->body_case == MEDCLEAR__ENVELOPE__BODY_RESULT)
-            mc_array_str(&ids, envs[i]->result->claim_id);
-    if (ids.n == 0) {
-        mc_array_free(&ids);
-        return MC_ERR_OK;
-    }
-    mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, mc_array_text(&ids));
-    st->results_res = mc_db_run(db,
-                                "SELECT status, kind, total_fen, insuring_region, treating_party, "
-                                "insuring_party, claim_id FROM clearing.claims "
-                                "WHERE claim_id = ANY ($1::text[]) ORDER BY claim_id FOR UPDATE",
-                                &p);
-    mc_array_free(&ids);
-    if (!st->results_res)
+    if (mc_ctx_read_result_claims(ctx, envs, n,
+                                  "SELECT status, kind, total_fen, insuring_region, "
+                                  "treating_party, insuring_party, claim_id FROM clearing.claims "
+                                  "WHERE claim_id = ANY ($1::text[]) ORDER BY claim_id FOR UPDATE",
+                                  &st->results_res) != MC_ERR_OK)
         return MC_ERR_DB;
+    if (!st->results_res)
+        return MC_ERR_OK;
     int rows = PQntuples(st->results_res);
     st->results = calloc((size_t)(rows ? rows : 1), sizeof(*st->results));
     if (!st->results)
@@ -352,7 +340,7 @@ mc_err_t clearing_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *en
     clearing_state_t *st = opaque;
     ahead_clear(st);
     /* The results' claims first, as they were before the batch routes any claim. */
-    mc_err_t err = results_ahead(mc_ctx_db(ctx), st, envs, n);
+    mc_err_t err = results_ahead(ctx, st, envs, n);
     if (err == MC_ERR_OK)
         err = routes_ahead(ctx, st, envs, n);
     if (err != MC_ERR_OK)

@@ -307,6 +307,28 @@ mc_err_t mc_ctx_flush_rows(mc_msg_ctx_t *ctx, void *rows)
 
 void mc_ctx_forget_rows(void *rows) { mc_rows_reset(rows); }
 
+mc_err_t mc_ctx_read_result_claims(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs,
+                                   int n, const char *sql, PGresult **res)
+{
+    *res = NULL;
+    mc_array_t ids;
+    mc_array_init(&ids);
+    for (int i = 0; i < n; i++)
+        if (envs[i]->body_case == MEDCLEAR__ENVELOPE__BODY_RESULT)
+            mc_array_str(&ids, envs[i]->result->claim_id);
+    mc_err_t err = MC_ERR_OK;
+    if (ids.n > 0) {
+        mc_params_t p;
+        mc_params_init(&p);
+        mc_p_str(&p, mc_array_text(&ids));
+        *res = mc_db_run(ctx->svc->db, sql, &p);
+        if (!*res)
+            err = MC_ERR_DB;
+    }
+    mc_array_free(&ids);
+    return err;
+}
+
 mc_err_t mc_ctx_flush_rows_holding(mc_msg_ctx_t *ctx, mc_rows_t *rows, const char *key)
 {
     return mc_rows_holds(rows, key) ? mc_ctx_flush_rows(ctx, rows) : MC_ERR_OK;

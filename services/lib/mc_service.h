@@ -147,6 +147,14 @@ mc_err_t mc_ctx_dead_letter(mc_msg_ctx_t *ctx, mc_reason_t reason, const char *d
  */
 mc_err_t mc_ctx_flush_rows(mc_msg_ctx_t *ctx, void *rows);
 void mc_ctx_forget_rows(void *rows);
+/*
+ * For a read-ahead (mc_service_def_t.prepare): runs sql, whose $1 is the text[] of the
+ * claim ids of the results among envs, and gives its result in *res; *res is NULL, and
+ * nothing is run, when envs hold no result. MC_ERR_DB when the statement failed.
+ */
+mc_err_t mc_ctx_read_result_claims(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs,
+                                   int n, const char *sql, PGresult **res);
+
 /* mc_ctx_flush_rows() when rows hold key; MC_ERR_OK otherwise. */
 mc_err_t mc_ctx_flush_rows_holding(mc_msg_ctx_t *ctx, mc_rows_t *rows, const char *key);
 

@@ -37,18 +37,19 @@ int main(int argc, char **argv)
     mc_bus_topic(&cfg, names[k], sizeof(names[k]), "claims");
     produced[n_out++] = names[k++];
 
-    mc_rows_t *rows = treating_rows_new();
+    treating_state_t *st = treating_state_new();
     mc_service_def_t def = {
         .role = "treating",
         .schema = "treating",
         .handle = treating_handle,
         .duplicate = treating_duplicate,
         .tick = treating_tick,
-        .flush = mc_ctx_flush_rows,
-        .discard = mc_ctx_forget_rows,
-        .opaque = rows,
+        .flush = treating_flush,
+        .discard = treating_discard,
+        .prepare = treating_prepare,
+        .opaque = st,
     };
     rc = mc_app_run(&cfg, &def, consumed, n_in, produced, n_out);
-    mc_rows_free(rows);
+    treating_state_free(st);
     return rc;
 }

@@ -94,7 +94,125 @@ static const char NEW_SQL[] =
     "INSERT INTO treating.claim_line_sets (claim_id, lines) "
     "SELECT id, lines::treating.claim_line[] FROM u";
 
-mc_rows_t *treating_rows_new(void) { return mc_rows_new(NEW_SQL, NEW_COLS); }
+/* The claim a result is for, with its lines as one array value (column 12, NULL when it
+ * has none; stored in line order): one row, not a row per line (a third less time).
+ * Columns 14-16 name the claim for the read-ahead. */
+#define RESULT_CLAIM_COLUMNS                                                                 \
+    "c.status, c.kind, c.total_fen, c.full_self_pay_fen, c.over_limit_fen, "                 \
+    "c.self_pay_first_fen, c.in_scope_fen, c.catalog_version, c.insuring_region, "           \
+    "c.undoes, c.undo_on_result, r.status = 'PENDING', s.lines, c.hospital_code, "           \
+    "c.claim_id, c.request_id, c.treating_region "                                           \
+    "FROM treating.claims c LEFT JOIN treating.requests r USING (request_id) "               \
+    "LEFT JOIN treating.claim_line_sets s ON s.claim_id = c.claim_id "
+
+/* A claim a result of the batch is for, as the read-ahead found it. */
+typedef struct claim_ahead {
+    const char *claim_id;   /* in the read-ahead's result */
+    const char *request_id;
+    int row;
+    bool touched; /* the batch changed it since: read it again */
+} claim_ahead_t;
+
+struct treating_state {
+    mc_rows_t *rows;
+    PGresult *res;         /* the claims of the batch's results, locked */
+    claim_ahead_t *claims; /* sorted by claim id */
+    int n_claims;
+};
+
+treating_state_t *treating_state_new(void)
+{
+    treating_state_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        abort();
+    st->rows = mc_rows_new(NEW_SQL, NEW_COLS);
+    return st;
+}
+
+/* Forgets what the batch read ahead: the batch ended, or was rolled back. */
+static void ahead_clear(treating_state_t *st)
+{
+    PQclear(st->res);
+    free(st->claims);
+    st->res = NULL;
+    st->claims = NULL;
+    st->n_claims = 0;
+}
+
+void treating_state_free(treating_state_t *st)
+{
+    if (!st)
+        return;
+    ahead_clear(st);
+    mc_rows_free(st->rows);
+    free(st);
+}
+
+static int compare_claims(const void *a, const void *b)
+{
+    return strcmp(((const claim_ahead_t *)a)->claim_id, ((const claim_ahead_t *)b)->claim_id);
+}
+
+mc_err_t treating_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs, int n,
+                          void *opaque)
+{
+    treating_state_t *st = opaque;
+    ahead_clear(st);
+    if (mc_ctx_read_result_claims(ctx, envs, n,
+                                  "SELECT " RESULT_CLAIM_COLUMNS
+                                  "WHERE c.claim_id = ANY ($1::text[]) "
+                                  "ORDER BY c.claim_id FOR UPDATE OF c",
+                                  &st->res) != MC_ERR_OK)
+        return MC_ERR_DB;
+    if (!st->res)
+        return MC_ERR_OK;
+    int rows = PQntuples(st->res);
+    st->claims = calloc((size_t)(rows ? rows : 1), sizeof(*st->claims));
+    if (!st->claims)
+        abort();
+    for (int r = 0; r < rows; r++)
+        st->claims[st->n_claims++] = (claim_ahead_t){
+            .claim_id = PQgetvalue(st->res, r, 14),
+            .request_id = PQgetvalue(st->res, r, 15),
+            .row = r,
+        };
+    qsort(st->claims, (size_t)st->n_claims, sizeof(*st->claims), compare_claims);
+    mc_debug("read ahead %d claims of results", st->n_claims);
+    return MC_ERR_OK;
+}
+
+/* The claim read ahead for a result, untouched by the batch since; NULL when none. */
+static claim_ahead_t *claim_ahead(treating_state_t *st, const char *claim_id)
+{
+    if (st->n_claims == 0)
+        return NULL;
+    claim_ahead_t key = {.claim_id = claim_id};
+    claim_ahead_t *a =
+        bsearch(&key, st->claims, (size_t)st->n_claims, sizeof(key), compare_claims);
+    return a && !a->touched ? a : NULL;
+}
+
+/* A reversal of request_id changes its claims: the batch's later results read them again. */
+static void ahead_touch_request(treating_state_t *st, const char *request_id)
+{
+    for (int i = 0; i < st->n_claims; i++)
+        if (strcmp(st->claims[i].request_id, request_id) == 0)
+            st->claims[i].touched = true;
+}
+
+mc_err_t treating_flush(mc_msg_ctx_t *ctx, void *opaque)
+{
+    treating_state_t *st = opaque;
+    ahead_clear(st); /* the batch's handlers are done */
+    return mc_ctx_flush_rows(ctx, st->rows);
+}
+
+void treating_discard(void *opaque)
+{
+    treating_state_t *st = opaque;
+    mc_rows_reset(st->rows);
+    ahead_clear(st);
+}
 
 /*
  * What a request is looked up by, in one statement: one row per kind (column 0),
@@ -830,8 +948,9 @@ static bool lines_to_splits(const mc_composites_t *lines, Medclear__LineSplit *s
     return true;
 }
 
-static mc_err_t on_result(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env)
+static mc_err_t on_result(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env)
 {
+    mc_rows_t *rows = st->rows;
     const Medclear__ClaimResult *cr = env->result;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     PGconn *db = mc_ctx_db(ctx);
@@ -848,45 +967,53 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
         return MC_ERR_OK;
     }
 
-    if (mc_ctx_flush_rows_holding(ctx, rows, cr->claim_id) != MC_ERR_OK)
-        return MC_ERR_DB;
+    /* The claim as the read-ahead found it (a claim of this region the batch has not
+     * changed since), or read and locked now. */
     mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, cr->claim_id);
-    mc_p_str(&p, region);
-    /* The claim, with its lines as one array value (column 12, NULL when it has none;
-     * stored in line order): one row, not a row per line (a third less time). */
-    res = mc_db_run(db,
-                    "SELECT c.status, c.kind, c.total_fen, c.full_self_pay_fen, c.over_limit_fen, "
-                    "c.self_pay_first_fen, c.in_scope_fen, c.catalog_version, c.insuring_region, "
-                    "c.undoes, c.undo_on_result, r.status = 'PENDING', s.lines, c.hospital_code "
-                    "FROM treating.claims c LEFT JOIN treating.requests r USING (request_id) "
-                    "LEFT JOIN treating.claim_line_sets s ON s.claim_id = c.claim_id "
-                    "WHERE c.claim_id = $1 AND c.treating_region = $2 FOR UPDATE OF c",
-                    &p);
-    if (!res)
-        return MC_ERR_DB;
-    if (PQntuples(res) == 0) {
+    const PGresult *claim = NULL;
+    int row = 0;
+    claim_ahead_t *a = claim_ahead(st, cr->claim_id);
+    if (a && strcmp(PQgetvalue(st->res, a->row, 16), region) == 0) {
+        claim = st->res;
+        row = a->row;
+    } else {
+        if (mc_ctx_flush_rows_holding(ctx, rows, cr->claim_id) != MC_ERR_OK)
+            return MC_ERR_DB;
+        mc_params_init(&p);
+        mc_p_str(&p, cr->claim_id);
+        mc_p_str(&p, region);
+        res = mc_db_run(db,
+                        "SELECT " RESULT_CLAIM_COLUMNS
+                        "WHERE c.claim_id = $1 AND c.treating_region = $2 FOR UPDATE OF c",
+                        &p);
+        if (!res)
+            return MC_ERR_DB;
+        if (PQntuples(res) == 1)
+            claim = res;
+    }
+    if (a) /* whatever the result does to it, a later one reads it again */
+        a->touched = true;
+    if (!claim) {
         snprintf(text, sizeof(text), "result for claim \"%.64s\" not sent by region %s",
                  cr->claim_id, region);
         err = mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_SETTLEMENT, text);
         goto out;
     }
-    if (strcmp(PQgetvalue(res, 0, 0), "SENT") != 0) {
+    if (strcmp(PQgetvalue(claim, row, 0), "SENT") != 0) {
         snprintf(text, sizeof(text), "claim \"%.64s\" already has a result (%s)", cr->claim_id,
-                 PQgetvalue(res, 0, 0));
+                 PQgetvalue(claim, row, 0));
         err = mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED, text);
         goto out;
     }
     /* Results come from the insuring region, or from the centre when it refused to route. */
-    if (strcmp(env->source_region, PQgetvalue(res, 0, 8)) != 0 &&
+    if (strcmp(env->source_region, PQgetvalue(claim, row, 8)) != 0 &&
         strcmp(env->source_region, mc_ctx_config(ctx)->centre) != 0) {
         snprintf(text, sizeof(text), "result for claim \"%.64s\" comes from %s, not from %s",
-                 cr->claim_id, env->source_region, PQgetvalue(res, 0, 8));
+                 cr->claim_id, env->source_region, PQgetvalue(claim, row, 8));
         err = mc_ctx_dead_letter(ctx, MC_R_BAD_REQUEST, text);
         goto out;
     }
-    int64_t total = mc_db_int(res, 0, 2);
+    int64_t total = mc_db_int(claim, row, 2);
     mc_reason_t r = mc_msg_check_result(cr, total, text, sizeof(text));
     if (r != MC_OK) {
         err = mc_ctx_dead_letter(ctx, r, text);
@@ -894,8 +1021,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
     }
 
     bool accepted = cr->status == MEDCLEAR__STATUS__ACCEPTED;
-    bool settle = strcmp(PQgetvalue(res, 0, 1), "SETTLE") == 0;
-    bool books = strcmp(PQgetvalue(res, 0, 1), "PRESETTLE") != 0;
+    bool settle = strcmp(PQgetvalue(claim, row, 1), "SETTLE") == 0;
+    bool books = strcmp(PQgetvalue(claim, row, 1), "PRESETTLE") != 0;
     const Medclear__Payment *pay = cr->payment;
     mc_params_init(&p);
     mc_p_str(&p, cr->claim_id);
@@ -928,16 +1055,16 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
      * the claim books and was accepted. */
     if (accepted && books && pay) {
         char dr[96], cr_acct[96]; /* codes checked when the request was taken */
-        snprintf(dr, sizeof(dr), "due_from:%s", PQgetvalue(res, 0, 8));
-        snprintf(cr_acct, sizeof(cr_acct), "payable:%s", PQgetvalue(res, 0, 13));
+        snprintf(dr, sizeof(dr), "due_from:%s", PQgetvalue(claim, row, 8));
+        snprintf(cr_acct, sizeof(cr_acct), "payable:%s", PQgetvalue(claim, row, 13));
         mc_ctx_post(ctx, cr->claim_id, dr, "ASSET", cr_acct, "LIABILITY",
                     pay->fund_fen + pay->tier2_fen);
     }
 
     /* A late result (its request timed out or was reversed) is undone, never applied
      * silently; its request was answered already. */
-    bool awaited = strcmp(PQgetvalue(res, 0, 11), "t") == 0;
-    if (strcmp(PQgetvalue(res, 0, 10), "t") == 0 && accepted && settle) {
+    bool awaited = strcmp(PQgetvalue(claim, row, 11), "t") == 0;
+    if (strcmp(PQgetvalue(claim, row, 10), "t") == 0 && accepted && settle) {
         PGresult *orig;
         mc_params_init(&p);
         mc_p_str(&p, cr->claim_id);
@@ -959,8 +1086,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
         goto out; /* an automatic undo, or a request answered already: no reply */
 
     /* The reply carries the split per line, as recorded with the claim. */
-    if (!PQgetisnull(res, 0, 12) &&
-        !mc_composites_parse(&lines, PQgetvalue(res, 0, 12), LINE_FIELDS)) {
+    if (!PQgetisnull(claim, row, 12) &&
+        !mc_composites_parse(&lines, PQgetvalue(claim, row, 12), LINE_FIELDS)) {
         mc_error("claim %s: its stored lines could not be read", cr->claim_id);
         err = MC_ERR_DB;
         goto out;
@@ -982,10 +1109,10 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
     Medclear__SplitTotals totals;
     medclear__split_totals__init(&totals);
     totals.total_fen = total;
-    totals.full_self_pay_fen = mc_db_int(res, 0, 3);
-    totals.over_limit_fen = mc_db_int(res, 0, 4);
-    totals.self_pay_first_fen = mc_db_int(res, 0, 5);
-    totals.in_scope_fen = mc_db_int(res, 0, 6);
+    totals.full_self_pay_fen = mc_db_int(claim, row, 3);
+    totals.over_limit_fen = mc_db_int(claim, row, 4);
+    totals.self_pay_first_fen = mc_db_int(claim, row, 5);
+    totals.in_scope_fen = mc_db_int(claim, row, 6);
 
     Medclear__SettlementReply reply;
     medclear__settlement_reply__init(&reply);
@@ -1000,7 +1127,7 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
     reply.payment = cr->payment;
     reply.n_lines = (size_t)n;
     reply.lines = split_ptrs;
-    reply.catalog_version = PQgetvalue(res, 0, 7);
+    reply.catalog_version = PQgetvalue(claim, row, 7);
     reply.policy_version = cr->policy_version;
     err = emit_reply(ctx, region, env->trace_id, &reply);
 
@@ -1015,7 +1142,8 @@ out:
 
 mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
 {
-    mc_rows_t *rows = opaque;
+    treating_state_t *st = opaque;
+    mc_rows_t *rows = st->rows;
     const mc_config_t *cfg = mc_ctx_config(ctx);
     const char *topic = mc_ctx_topic(ctx);
     char expect[128];
@@ -1026,11 +1154,14 @@ mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void 
         if (env->body_case != MEDCLEAR__ENVELOPE__BODY_REQUEST)
             return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE,
                                       "intake topics carry settlement requests only");
+        /* A reversal may mark its original's claim to be undone on its result. */
+        if (env->request->kind == MEDCLEAR__KIND__REVERSE && env->request->original_request_id)
+            ahead_touch_request(st, env->request->original_request_id);
         return on_request(ctx, rows, env);
     }
     if (env->body_case != MEDCLEAR__ENVELOPE__BODY_RESULT)
         return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "result topics carry claim results only");
-    return on_result(ctx, rows, env);
+    return on_result(ctx, st, env);
 }
 
 mc_err_t treating_tick(mc_msg_ctx_t *ctx, void *opaque)

@@ -9,10 +9,21 @@
 
 #include "mc_service.h"
 
-/* What the service keeps between the messages of a batch: the requests it sends on as
- * claims, with their claims and fee lines, written once per batch. It is the opaque of
- * the handlers below (mc_ctx_flush_rows() and mc_ctx_forget_rows() are its hooks). */
-mc_rows_t *treating_rows_new(void);
+/*
+ * What the service keeps between the messages of a batch (the opaque of the hooks below):
+ * the requests it sends on as claims, with their claims and fee lines, written once per
+ * batch; and the claims its results are for, read and locked by the prepare hook with
+ * one statement, each with its lines, before the first handler.
+ */
+typedef struct treating_state treating_state_t;
+
+treating_state_t *treating_state_new(void);
+void treating_state_free(treating_state_t *st); /* NULL: nothing */
+
+mc_err_t treating_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs, int n,
+                          void *opaque);
+mc_err_t treating_flush(mc_msg_ctx_t *ctx, void *opaque);
+void treating_discard(void *opaque);
 
 /* Handler of every message consumed by the treating service. */
 mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque);

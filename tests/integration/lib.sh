@@ -47,6 +47,27 @@ CLAIM
   } >"$1"
 }
 
+# encode: an envelope in protobuf text format (stdin) as signed bytes (stdout), signed as
+# its source region, for messages built by hand.
+encode() { protoc --encode=medclear.Envelope -I "$ROOT/proto" "$ROOT/proto/medclear.proto" | mc envelope sign; }
+
+# rejection FILE MESSAGE_ID CLAIM_ID: a result built by hand, insuring region 330000
+# rejecting claim CLAIM_ID of treating region 310000 (NO_POLICY), signed, into FILE.
+rejection() {
+  echo "message_id: \"$2\" created_at_ms: $(date +%s%3N) schema_version: 1 source_region: \"330000\"
+    result { claim_id: \"$3\" request_id: \"$3\" kind: SETTLE treating_region: \"310000\"
+    insuring_region: \"330000\" status: REJECTED reason_code: \"NO_POLICY\"
+    reason_text: \"hand-built\" }" | encode >"$1"
+}
+
+# wait_for SQL VALUE: waits until SQL gives VALUE, at most 10 s (the caller checks).
+wait_for() {
+  for _ in $(seq 200); do
+    [[ $(sql "$1") == "$2" ]] && return 0
+    sleep 0.05
+  done
+}
+
 # json_field JSON KEY: the value of a top-level scalar field of one JSON line.
 # metrics_port ROLE: where ROLE serves /metrics. deploy/network.sh records the base port
 # it gave the services (clearing, insuring, treating from there); without one, ROLE.conf's.

@@ -11,8 +11,8 @@ trap 'rm -rf "$dir"' EXIT
 intake="$MEDCLEAR_TOPIC_PREFIX.intake.310000"
 pids_before=$(cat "$MC_RUN_DIR"/*.pid | sort | tr '\n' ' ')
 produce() { kcat -P -b "$MC_KAFKA_BROKERS" -X message.max.bytes=4000000 -t "$intake" -k "$1" "$2"; }
-# Hand-built envelopes, signed as their source region so they pass the signature check.
-encode() { protoc --encode=medclear.Envelope -I "$ROOT/proto" "$ROOT/proto/medclear.proto" | mc envelope sign; }
+# Hand-built envelopes are signed as their source region (encode), so they pass the
+# signature check.
 
 printf 'this is not protobuf \001\002\377' >"$dir/garbage"
 produce garbage "$dir/garbage"

@@ -22,11 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-encode() { protoc --encode=medclear.Envelope -I "$ROOT/proto" "$ROOT/proto/medclear.proto" | mc envelope sign; }
-# produce TOPIC KEY FILE...: one message per file, sent together; the centre is paused a
-# moment first, so that a fetch it had waiting at the broker is answered empty and the
-# next one, after it resumes, finds them all.
+# The centre is paused a moment before messages are produced, so that a fetch it had
+# waiting at the broker is answered empty and the next one, after it resumes, finds
+# them all.
 pause_centre() { kill -STOP "$centre"; sleep 0.5; }
+# produce TOPIC KEY FILE...: one message per file, sent together
 produce() {
   local topic=$1 key=$2
   shift 2
@@ -39,20 +39,9 @@ claim() { # claim MESSAGE_ID CLAIM_ID TOTAL: a claim of treating region 310000
     person_id: \"P330000000001\" visit_type: OUTPATIENT visit_date: 20261121
     totals { total_fen: $3 in_scope_fen: $3 } }" | encode >"$dir/$1"
 }
-result() { # result MESSAGE_ID CLAIM_ID: a rejection by insuring region 330000
-  echo "message_id: \"$1\" created_at_ms: $(date +%s%3N) schema_version: 1 source_region: \"330000\"
-    result { claim_id: \"$2\" request_id: \"$2\" kind: SETTLE treating_region: \"310000\"
-    insuring_region: \"330000\" status: REJECTED reason_code: \"NO_POLICY\"
-    reason_text: \"hand-built\" }" | encode >"$dir/$1"
-}
+result() { rejection "$dir/$1" "$1" "$2"; } # result MESSAGE_ID CLAIM_ID
 # dead_letter MESSAGE_ID: the reason and detail the centre dead-lettered it with, if any
 dead_letter() { sql "SELECT string_agg(reason || ': ' || detail, '; ') FROM clearing.outbox WHERE cause_id = '$1' AND reason IS NOT NULL"; }
-wait_for() { # wait_for SQL VALUE: until SQL gives VALUE (at most 10 s)
-  for _ in $(seq 200); do
-    [[ $(sql "$1") == "$2" ]] && return 0
-    sleep 0.05
-  done
-}
 
 MEDCLEAR_LOG_LEVEL=debug "$ROOT/deploy/network.sh" restart clearing >/dev/null
 centre=$(cat "$MC_RUN_DIR/clearing.pid")
