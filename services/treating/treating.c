@@ -113,11 +113,57 @@ typedef struct claim_ahead {
     bool touched; /* the batch changed it since: read it again */
 } claim_ahead_t;
 
+/*
+ * What the batch's requests are looked up by, read ahead with one statement for the
+ * batch (LOOK_SQL) instead of one lookup() per request, one row per kind (column 0):
+ *   'R'  a request id seen before: request_id, -, its hash in hex ('' for a tombstone);
+ *   'H'  a hospital: code, region, level;
+ *   'G'  a region of this network: code;
+ *   'C'  a catalog item, every region and version: item_code, class, region,
+ *        self_pay_first_bp, price_ceiling_fen, version, valid_from and valid_to as
+ *        YYYYMMDD (columns 2, 4, 5 and 6 as in lookup()'s catalog rows).
+ * Codes that are not printable ASCII of at most 64 are left out: their requests are
+ * refused before any lookup.
+ */
+static const char LOOK_SQL[] =
+    "SELECT 'R', request_id, NULL, encode(request_hash, 'hex'), NULL, NULL, NULL, NULL, NULL "
+    "FROM treating.requests WHERE request_id = ANY ($1::text[]) "
+    "UNION ALL SELECT 'H', code, region, level::text, NULL, NULL, NULL, NULL, NULL "
+    "FROM treating.hospitals WHERE code = ANY ($2::text[]) "
+    "UNION ALL SELECT 'G', code, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM treating.regions WHERE code = ANY ($3::text[]) "
+    "UNION ALL SELECT 'C', item_code, class, region, self_pay_first_bp::text, "
+    "price_ceiling_fen::text, version, to_char(valid_from, 'YYYYMMDD'), "
+    "to_char(valid_to, 'YYYYMMDD') FROM treating.catalog_items WHERE item_code = ANY ($4::text[])";
+
+/* A request of the batch: its row 'R' in the look-ahead, or -1 when never seen. */
+typedef struct request_ahead {
+    const char *request_id; /* in the state's ids: a handler frees its envelope */
+    int seen;
+    bool usable; /* its id is the batch's only request of that id, untouched since */
+} request_ahead_t;
+
+/* A row 'H', 'G' or 'C' of the look-ahead, by kind, code, region and (catalog items)
+ * valid_from, latest first. */
+typedef struct look_key {
+    char kind;
+    const char *code;
+    const char *region; /* 'C' only; "" otherwise */
+    int32_t from;       /* 'C' only */
+    int row;
+} look_key_t;
+
 struct treating_state {
     mc_rows_t *rows;
     PGresult *res;         /* the claims of the batch's results, locked */
     claim_ahead_t *claims; /* sorted by claim id */
     int n_claims;
+    PGresult *look;              /* the look-ahead of the batch's requests (LOOK_SQL) */
+    request_ahead_t *requests;   /* sorted by request id */
+    int n_requests;
+    char *ids;                   /* their request ids, each ending in NUL */
+    look_key_t *keys;            /* the look-ahead's other rows, sorted */
+    int n_keys;
 };
 
 treating_state_t *treating_state_new(void)
@@ -137,6 +183,15 @@ static void ahead_clear(treating_state_t *st)
     st->res = NULL;
     st->claims = NULL;
     st->n_claims = 0;
+    PQclear(st->look);
+    free(st->requests);
+    free(st->ids);
+    free(st->keys);
+    st->look = NULL;
+    st->requests = NULL;
+    st->ids = NULL;
+    st->keys = NULL;
+    st->n_requests = st->n_keys = 0;
 }
 
 void treating_state_free(treating_state_t *st)
@@ -153,11 +208,144 @@ static int compare_claims(const void *a, const void *b)
     return strcmp(((const claim_ahead_t *)a)->claim_id, ((const claim_ahead_t *)b)->claim_id);
 }
 
+static int compare_requests(const void *a, const void *b)
+{
+    return strcmp(((const request_ahead_t *)a)->request_id,
+                  ((const request_ahead_t *)b)->request_id);
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    const look_key_t *x = a, *y = b;
+    int c = (x->kind > y->kind) - (x->kind < y->kind);
+    if (c == 0)
+        c = strcmp(x->code, y->code);
+    if (c == 0)
+        c = strcmp(x->region, y->region);
+    if (c == 0)
+        c = (x->from < y->from) - (x->from > y->from); /* latest first */
+    return c;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Adds the distinct printable codes of v[0 .. n) to a (sorting v). Others are left
+ * out: no lookup sees them, and PostgreSQL would refuse a text that is not UTF-8. */
+static void add_codes(mc_array_t *a, const char **v, size_t n)
+{
+    qsort(v, n, sizeof(*v), compare_strings);
+    for (size_t i = 0; i < n; i++)
+        if ((i == 0 || strcmp(v[i], v[i - 1]) != 0) && mc_valid_id(v[i], SIZE_MAX))
+            mc_array_str(a, v[i]);
+}
+
+/* Reads ahead what the batch's requests are looked up by (LOOK_SQL). */
+static mc_err_t look_ahead(mc_msg_ctx_t *ctx, treating_state_t *st,
+                           const Medclear__Envelope *const *envs, int n)
+{
+    size_t m = n > 0 ? (size_t)n : 1, n_hospitals = 0, n_items = 0, cap_items = 0, len = 1;
+    for (int i = 0; i < n; i++)
+        if (envs[i]->body_case == MEDCLEAR__ENVELOPE__BODY_REQUEST) {
+            cap_items += envs[i]->request->n_lines;
+            len += strlen(envs[i]->request->request_id) + 1;
+        }
+    const char **hospitals = malloc(sizeof(*hospitals) * 2 * m);
+    const char **items = malloc(sizeof(*items) * (cap_items ? cap_items : 1));
+    st->requests = malloc(sizeof(*st->requests) * m);
+    char *ids_end = st->ids = malloc(len);
+    if (!hospitals || !items || !st->requests || !st->ids)
+        abort();
+    const char **regions = hospitals + m;
+    mc_array_t ids, codes[3];
+    mc_array_init(&ids);
+    for (int k = 0; k < 3; k++)
+        mc_array_init(&codes[k]);
+    for (int i = 0; i < n; i++) {
+        if (envs[i]->body_case != MEDCLEAR__ENVELOPE__BODY_REQUEST)
+            continue;
+        const Medclear__SettlementRequest *req = envs[i]->request;
+        if (!mc_valid_id(req->request_id, MC_ID_MAX))
+            continue; /* dead-lettered before any lookup */
+        mc_array_str(&ids, req->request_id);
+        size_t id_len = strlen(req->request_id) + 1;
+        memcpy(ids_end, req->request_id, id_len);
+        st->requests[st->n_requests++] =
+            (request_ahead_t){.request_id = ids_end, .seen = -1, .usable = true};
+        ids_end += id_len;
+        if (req->kind != MEDCLEAR__KIND__SETTLE && req->kind != MEDCLEAR__KIND__PRESETTLE)
+            continue;
+        regions[n_hospitals] = req->insuring_region;
+        hospitals[n_hospitals++] = req->hospital_code;
+        for (size_t l = 0; l < req->n_lines; l++)
+            items[n_items++] = req->lines[l]->item_code;
+    }
+    mc_err_t err = MC_ERR_OK;
+    if (st->n_requests == 0)
+        goto out;
+
+    /* A request id twice in the batch: the second must see what the first wrote. */
+    qsort(st->requests, (size_t)st->n_requests, sizeof(*st->requests), compare_requests);
+    for (int i = 1; i < st->n_requests; i++)
+        if (strcmp(st->requests[i].request_id, st->requests[i - 1].request_id) == 0)
+            st->requests[i].usable = st->requests[i - 1].usable = false;
+
+    add_codes(&codes[0], hospitals, n_hospitals);
+    add_codes(&codes[1], regions, n_hospitals);
+    add_codes(&codes[2], items, n_items);
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, mc_array_text(&ids));
+    for (int k = 0; k < 3; k++)
+        mc_p_str(&p, mc_array_text(&codes[k]));
+    st->look = mc_db_run(mc_ctx_db(ctx), LOOK_SQL, &p);
+    if (!st->look) {
+        err = MC_ERR_DB;
+        goto out;
+    }
+    int rows = PQntuples(st->look);
+    st->keys = malloc(sizeof(*st->keys) * (size_t)(rows ? rows : 1));
+    if (!st->keys)
+        abort();
+    for (int r = 0; r < rows; r++) {
+        char kind = PQgetvalue(st->look, r, 0)[0];
+        const char *code = PQgetvalue(st->look, r, 1);
+        if (kind == 'R') {
+            request_ahead_t key = {.request_id = code};
+            request_ahead_t *a = bsearch(&key, st->requests, (size_t)st->n_requests,
+                                         sizeof(key), compare_requests);
+            if (a)
+                a->seen = r;
+            continue;
+        }
+        st->keys[st->n_keys++] = (look_key_t){
+            .kind = kind,
+            .code = code,
+            .region = kind == 'G' ? "" : PQgetvalue(st->look, r, kind == 'H' ? 2 : 3),
+            .from = kind == 'C' ? (int32_t)mc_db_int(st->look, r, 7) : 0,
+            .row = r,
+        };
+    }
+    qsort(st->keys, (size_t)st->n_keys, sizeof(*st->keys), compare_keys);
+    mc_debug("read ahead %d requests, %d reference rows", st->n_requests, st->n_keys);
+out:
+    mc_array_free(&ids);
+    for (int k = 0; k < 3; k++)
+        mc_array_free(&codes[k]);
+    free(hospitals);
+    free(items);
+    return err;
+}
+
 mc_err_t treating_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs, int n,
                           void *opaque)
 {
     treating_state_t *st = opaque;
     ahead_clear(st);
+    if (look_ahead(ctx, st, envs, n) != MC_ERR_OK)
+        return MC_ERR_DB;
     if (mc_ctx_read_result_claims(ctx, envs, n,
                                   "SELECT " RESULT_CLAIM_COLUMNS
                                   "WHERE c.claim_id = ANY ($1::text[]) "
@@ -192,9 +380,65 @@ static claim_ahead_t *claim_ahead(treating_state_t *st, const char *claim_id)
     return a && !a->touched ? a : NULL;
 }
 
-/* A reversal of request_id changes its claims: the batch's later results read them again. */
+/* The look-ahead of a request of the batch, when it still answers for it; NULL when not. */
+static request_ahead_t *request_ahead(treating_state_t *st, const char *request_id)
+{
+    if (st->n_requests == 0)
+        return NULL;
+    request_ahead_t key = {.request_id = request_id};
+    request_ahead_t *a =
+        bsearch(&key, st->requests, (size_t)st->n_requests, sizeof(key), compare_requests);
+    return a && a->usable ? a : NULL;
+}
+
+/* The first look-ahead key of kind, code and region (the latest catalog version), or
+ * NULL when there is none. */
+static const look_key_t *key_first(const treating_state_t *st, char kind, const char *code,
+                                   const char *region)
+{
+    look_key_t key = {.kind = kind, .code = code, .region = region, .from = INT32_MAX};
+    int lo = 0, hi = st->n_keys;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (compare_keys(&st->keys[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == st->n_keys)
+        return NULL;
+    const look_key_t *k = &st->keys[lo];
+    return k->kind == kind && strcmp(k->code, code) == 0 && strcmp(k->region, region) == 0
+               ? k
+               : NULL;
+}
+
+/* Row of the catalog item in force in region on date in the look-ahead, or -1: the
+ * latest version that started on or before date and had not ended by then. */
+static int ahead_item(const treating_state_t *st, const char *code, const char *region,
+                      int32_t date)
+{
+    const look_key_t *end = st->keys + st->n_keys;
+    for (const look_key_t *k = key_first(st, 'C', code, region);
+         k && k < end && k->kind == 'C' && strcmp(k->code, code) == 0 &&
+         strcmp(k->region, region) == 0;
+         k++) {
+        if (k->from > date)
+            continue;
+        if (!PQgetisnull(st->look, k->row, 8) && mc_db_int(st->look, k->row, 8) < date)
+            continue;
+        return k->row;
+    }
+    return -1;
+}
+
+/* A reversal of request_id changes its request and its claims: the batch's later
+ * messages read them again. */
 static void ahead_touch_request(treating_state_t *st, const char *request_id)
 {
+    request_ahead_t *r = request_ahead(st, request_id);
+    if (r)
+        r->usable = false;
     for (int i = 0; i < st->n_claims; i++)
         if (strcmp(st->claims[i].request_id, request_id) == 0)
             st->claims[i].touched = true;
@@ -313,6 +557,44 @@ static int catalog_index_find(const catalog_index_t *ix, const char *code)
     return hit ? hit->row : -1;
 }
 
+/* What a request is settled by: its own lookup(), or the batch's look-ahead. */
+typedef struct request_look {
+    const PGresult *res;     /* the catalog rows: class 2, self_pay_first_bp 4, ... */
+    catalog_index_t catalog; /* lookup(): its catalog rows by item code */
+    const treating_state_t *ahead; /* the look-ahead, or NULL */
+    const char *region;
+    int32_t visit_date;
+    const char *level; /* the hospital's level in the region; NULL when not known there */
+    bool served;       /* the insuring region is one of this network */
+} request_look_t;
+
+static void look_from_lookup(request_look_t *look, const PGresult *res)
+{
+    int h = lookup_find(res, 'H');
+    look->res = res;
+    look->level = PQgetisnull(res, h, 1) ? NULL : PQgetvalue(res, h, 1);
+    look->served = strcmp(PQgetvalue(res, h, 2), "true") == 0;
+    catalog_index_build(&look->catalog, res);
+}
+
+static void look_from_ahead(request_look_t *look, const treating_state_t *st,
+                            const Medclear__SettlementRequest *req)
+{
+    const look_key_t *h = key_first(st, 'H', req->hospital_code, look->region);
+    look->res = st->look;
+    look->ahead = st;
+    look->level = h ? PQgetvalue(st->look, h->row, 3) : NULL;
+    look->served = key_first(st, 'G', req->insuring_region, "") != NULL;
+}
+
+/* Row of the catalog item in force for the request in look->res, or -1. */
+static int look_item(const request_look_t *look, const char *code)
+{
+    if (look->ahead)
+        return ahead_item(look->ahead, code, look->region, look->visit_date);
+    return catalog_index_find(&look->catalog, code);
+}
+
 typedef struct line_order {
     int32_t line_no;
     size_t i; /* index in the request */
@@ -378,11 +660,11 @@ static void lines_literal(mc_array_t *out, const Medclear__SettlementRequest *re
 }
 
 /* SETTLE and PRESETTLE: checks, catalog split, claim to the centre. check is what
- * mc_msg_check_request() said of the request (with its text); when MC_OK, look is the
- * request's lookup() for settling. */
+ * mc_msg_check_request() said of the request (with its text); when MC_OK, look is what
+ * the request is settled by. */
 static mc_err_t on_settle(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env,
                           const uint8_t *body, size_t body_len, mc_reason_t check,
-                          const char *check_text, const PGresult *look)
+                          const char *check_text, const request_look_t *look)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
@@ -390,27 +672,25 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
     mc_err_t err = MC_ERR_OK;
     mc_array_t lines;
     bool arrays = false;
-    catalog_index_t catalog = {NULL, 0};
     mc_reason_t r;
 
     if (check != MC_OK)
         return answer_request(ctx, env, region, body, body_len, check, check_text);
 
     /* Hospital of this region, and an insuring region of this network. */
-    int h = lookup_find(look, 'H');
-    if (PQgetisnull(look, h, 1)) {
+    int64_t level;
+    if (!look->level || !mc_parse_int(look->level, &level)) {
         snprintf(text, sizeof(text), "hospital \"%.16s\" is not known in region %s",
                  req->hospital_code, region);
         err = answer_request(ctx, env, region, body, body_len, MC_R_UNKNOWN_HOSPITAL, text);
         goto out;
     }
-    if (strcmp(PQgetvalue(look, h, 2), "true") != 0) {
+    if (!look->served) {
         snprintf(text, sizeof(text), "insuring region %s is not served by this network",
                  req->insuring_region);
         err = answer_request(ctx, env, region, body, body_len, MC_R_UNKNOWN_REGION, text);
         goto out;
     }
-    int level = (int)mc_db_int(look, h, 1);
     char visit_date[11];
     mc_date_format(req->visit_date, visit_date);
 
@@ -423,18 +703,17 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
     char catalog_version[64] = "";
     mc_array_init(&lines);
     arrays = true;
-    catalog_index_build(&catalog, look);
     r = MC_OK;
     for (size_t i = 0; i < req->n_lines && r == MC_OK; i++) {
         const Medclear__FeeLine *l = req->lines[i];
-        int row = catalog_index_find(&catalog, l->item_code);
+        int row = look_item(look, l->item_code);
         mc_catalog_item_t item, *itemp = NULL;
         if (row >= 0) {
-            mc_item_class_parse(PQgetvalue(look, row, 2), &item.cls);
-            item.self_pay_first_bp = (int32_t)mc_db_int(look, row, 4);
-            item.price_ceiling_fen = mc_db_int(look, row, 5);
+            mc_item_class_parse(PQgetvalue(look->res, row, 2), &item.cls);
+            item.self_pay_first_bp = (int32_t)mc_db_int(look->res, row, 4);
+            item.price_ceiling_fen = mc_db_int(look->res, row, 5);
             itemp = &item;
-            const char *v = PQgetvalue(look, row, 6);
+            const char *v = PQgetvalue(look->res, row, 6);
             if (strcmp(v, catalog_version) > 0)
                 snprintf(catalog_version, sizeof(catalog_version), "%s", v);
         }
@@ -523,7 +802,7 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
     claim.treating_region = (char *)region;
     claim.insuring_region = req->insuring_region;
     claim.hospital_code = req->hospital_code;
-    claim.hospital_level = level;
+    claim.hospital_level = (int32_t)level;
     claim.person_id = req->person_id;
     claim.visit_type = req->visit_type;
     claim.emergency = req->emergency;
@@ -544,7 +823,6 @@ static mc_err_t on_settle(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
 out_splits:
     free(splits);
     free(split_ptrs);
-    free(catalog.rows);
 out:
     if (arrays) {
         mc_array_free(&lines);
@@ -830,10 +1108,11 @@ out:
  * (same request) or a modified-duplicate rejection; a request reversed before it
  * arrived is refused; the rest go by kind.
  */
-static mc_err_t on_request(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env)
+static mc_err_t on_request(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclear__Envelope *env)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
+    mc_rows_t *rows = st->rows;
     char text[160];
     mc_err_t err;
 
@@ -846,22 +1125,47 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__E
         abort();
     medclear__settlement_request__pack(req, body);
 
-    /* A well-formed SETTLE or PRESETTLE is looked up with what settling it needs. */
+    /* A well-formed SETTLE or PRESETTLE is looked up with what settling it needs: in the
+     * batch's look-ahead, or on its own when that no longer answers for it. */
     bool settle = req->kind == MEDCLEAR__KIND__SETTLE || req->kind == MEDCLEAR__KIND__PRESETTLE;
     char check_text[320] = "";
     mc_reason_t check =
         settle ? mc_msg_check_request(req, region, check_text, sizeof(check_text)) : MC_OK;
+    request_look_t look = {.region = region, .visit_date = req->visit_date};
+    bool seen, same = false, tombstone = false;
     PGresult *res = NULL;
-    if (mc_ctx_flush_rows_holding(ctx, rows, req->request_id) == MC_ERR_OK)
-        res = lookup(mc_ctx_db(ctx), req, region, body, body_len, settle && check == MC_OK);
-    if (!res) {
-        free(body);
-        return MC_ERR_DB;
+    const request_ahead_t *a = request_ahead(st, req->request_id);
+    if (a) {
+        seen = a->seen >= 0;
+        if (seen) {
+            const char *hash = PQgetvalue(st->look, a->seen, 3);
+            uint8_t digest[32];
+            char hex[65];
+            mc_sha256(body, body_len, digest);
+            mc_hex(hex, digest, sizeof(digest));
+            hex[64] = '\0';
+            tombstone = hash[0] == '\0';
+            same = strcmp(hash, hex) == 0;
+        } else if (settle && check == MC_OK) {
+            look_from_ahead(&look, st, req);
+        }
+    } else {
+        if (mc_ctx_flush_rows_holding(ctx, rows, req->request_id) == MC_ERR_OK)
+            res = lookup(mc_ctx_db(ctx), req, region, body, body_len, settle && check == MC_OK);
+        if (!res) {
+            free(body);
+            return MC_ERR_DB;
+        }
+        int r = lookup_find(res, 'R');
+        seen = r >= 0;
+        if (seen) {
+            same = strcmp(PQgetvalue(res, r, 1), "true") == 0;
+            tombstone = strcmp(PQgetvalue(res, r, 2), "true") == 0;
+        } else if (settle && check == MC_OK) {
+            look_from_lookup(&look, res);
+        }
     }
-    int seen = lookup_find(res, 'R');
-    if (seen >= 0) {
-        bool same = strcmp(PQgetvalue(res, seen, 1), "true") == 0;
-        bool tombstone = strcmp(PQgetvalue(res, seen, 2), "true") == 0;
+    if (seen) {
         char topic[128];
         bool found = false;
         mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
@@ -883,7 +1187,7 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__E
         switch (req->kind) {
         case MEDCLEAR__KIND__SETTLE:
         case MEDCLEAR__KIND__PRESETTLE:
-            err = on_settle(ctx, rows, env, body, body_len, check, check_text, res);
+            err = on_settle(ctx, rows, env, body, body_len, check, check_text, &look);
             break;
         case MEDCLEAR__KIND__CANCEL:
             err = on_cancel(ctx, rows, env, body, body_len);
@@ -896,6 +1200,7 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__E
             err = answer_request(ctx, env, region, body, body_len, MC_R_UNKNOWN_TYPE, text);
         }
     }
+    free(look.catalog.rows);
     PQclear(res);
     free(body);
     return err;
@@ -1143,7 +1448,6 @@ out:
 mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void *opaque)
 {
     treating_state_t *st = opaque;
-    mc_rows_t *rows = st->rows;
     const mc_config_t *cfg = mc_ctx_config(ctx);
     const char *topic = mc_ctx_topic(ctx);
     char expect[128];
@@ -1157,7 +1461,7 @@ mc_err_t treating_handle(mc_msg_ctx_t *ctx, const Medclear__Envelope *env, void 
         /* A reversal may mark its original's claim to be undone on its result. */
         if (env->request->kind == MEDCLEAR__KIND__REVERSE && env->request->original_request_id)
             ahead_touch_request(st, env->request->original_request_id);
-        return on_request(ctx, rows, env);
+        return on_request(ctx, st, env);
     }
     if (env->body_case != MEDCLEAR__ENVELOPE__BODY_RESULT)
         return mc_ctx_dead_letter(ctx, MC_R_UNKNOWN_TYPE, "result topics carry claim results only");
