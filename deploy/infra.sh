@@ -636,6 +636,11 @@ wal_compression = lz4
 # until the next visit analyzes it again (a fresh database ran at a quarter of its speed
 # for its first minute).
 autovacuum_naptime = 10s
+# The database the services touch stays in shared buffers and the page cache: an index
+# probe costs little more than a page read in order. With the default 4.0 the planner
+# joined the batches' read-aheads (hundreds of ids) to whole tables of tens of thousands
+# of rows by sequential scans and hash joins (README "Performance").
+random_page_cost = 1.1
 # Durability stays on (the defaults, spelled out): benchmark figures are
 # reported with fsync and synchronous_commit on.
 fsync = on

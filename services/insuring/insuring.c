@@ -113,7 +113,11 @@ static const char PERSON_SQL[] =
 /*
  * A batch's claims (the read-ahead), one row each in the order given, with column 18
  * whether a settlement of the claim id exists. Every person of the batch is locked first,
- * in the order of the ids, so two batches never wait for each other in a cycle.
+ * in the order of the ids, so two batches never wait for each other in a cycle. The
+ * settlement and (below) the accumulators are looked up by subqueries with LIMIT 1, which
+ * the planner keeps as one index probe per row: as EXISTS or a plain lateral join it may
+ * read the whole table once per batch instead (a hash), the cheaper plan only by its
+ * estimates while the table is small.
  */
 static const char PERSONS_AHEAD_SQL[] =
     "WITH u AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
@@ -122,8 +126,8 @@ static const char PERSONS_AHEAD_SQL[] =
     "locked AS MATERIALIZED (SELECT person_id, region, insured_type, account_balance_fen "
     "  FROM insuring.persons WHERE person_id = ANY ($2::text[]) ORDER BY person_id "
     "  FOR UPDATE) "
-    "SELECT " PERSON_COLUMNS ", EXISTS (SELECT 1 FROM insuring.settlements s "
-    "  WHERE s.claim_id = u.claim) "
+    "SELECT " PERSON_COLUMNS ", (SELECT true FROM insuring.settlements s "
+    "  WHERE s.claim_id = u.claim LIMIT 1) IS NOT NULL "
     "FROM u LEFT JOIN locked person ON person.person_id = u.person "
     "  AND person.region = u.insuring " POLICY_JOIN "ORDER BY u.n";
 
@@ -140,7 +144,7 @@ static const char ACCUMS_AHEAD_SQL[] =
     "FROM unnest($1::text[], $2::integer[], $3::text[]) WITH ORDINALITY AS k(person, year, "
     "  cap_group, n) "
     "LEFT JOIN LATERAL (SELECT * FROM insuring.accumulators x WHERE x.person_id = k.person "
-    "  AND x.year = k.year AND x.cap_group = k.cap_group) a ON true "
+    "  AND x.year = k.year AND x.cap_group = k.cap_group LIMIT 1) a ON true "
     "UNION ALL SELECT 0, NULL, NULL, NULL, lpad(nextval('insuring.settlement_seq')::text, 12, "
     "  '0') FROM generate_series(1, $4::integer)";
 
