@@ -17,6 +17,7 @@
 #include "mc_db.h"
 #include "mc_log.h"
 #include "mc_msg.h"
+#include "mc_rows.h"
 
 static bool national(const mc_config_t *cfg) { return strcmp(cfg->scope, "national") == 0; }
 
@@ -49,7 +50,47 @@ typedef struct result_ahead {
     char status[16];    /* the claim's status, as the batch's results left it */
 } result_ahead_t;
 
+/*
+ * The results a batch records: each claim's status, reason, payment and, when it books,
+ * the open window, written by clearing_flush() with one statement for the batch. The
+ * window is read once (clearing.open_window() rolls a new one only when none is open):
+ * now() is the transaction's start, so each claim of the batch would have found the same.
+ * A read that could see a claim held here writes them first (mc_rows.h).
+ */
+enum {
+    RES_CLAIM,
+    RES_STATUS,
+    RES_REASON,
+    RES_SETTLEMENT,
+    RES_FUND,
+    RES_TIER2,
+    RES_ACCOUNT,
+    RES_CASH,
+    RES_BOOKED,   /* booked_at is set */
+    RES_WINDOWED, /* booked into the open window */
+    RES_PERIOD,   /* clearing.window.period, the same in every row */
+    RES_COLS
+};
+
+static const char RESULTS_SQL[] =
+    "WITH u AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+    "  $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[], "
+    "  $10::boolean[], $11::text[]) AS u(claim, status, reason, settlement, fund, tier2, "
+    "  account, cash, booked, windowed, period)), "
+    "w AS MATERIALIZED (SELECT CASE WHEN EXISTS (SELECT 1 FROM u WHERE windowed) THEN "
+    "  coalesce((SELECT window_id FROM clearing.windows WHERE status = 'OPEN' "
+    "  AND period_end > now()), clearing.open_window((SELECT min(period) FROM u)::interval), "
+    "  clearing.fail('no open clearing window to book claim ' || "
+    "  (SELECT min(claim) FROM u WHERE windowed) || ' into')) END AS window_id) "
+    "UPDATE clearing.claims c SET window_id = CASE WHEN u.windowed THEN (SELECT window_id "
+    "  FROM w) ELSE c.window_id END, status = u.status, reason_code = u.reason, "
+    "  settlement_id = u.settlement, fund_fen = u.fund, tier2_fen = u.tier2, "
+    "  account_fen = u.account, cash_fen = u.cash, "
+    "  booked_at = CASE WHEN u.booked THEN now() END "
+    "FROM u WHERE c.claim_id = u.claim";
+
 struct clearing_state {
+    mc_rows_t *results_rows; /* RESULTS_SQL */
     pair_usage_t *pairs;
     int n, cap;
     routed_ahead_t *routed; /* sorted by message id */
@@ -516,6 +557,9 @@ mc_err_t clearing_flush(mc_msg_ctx_t *ctx, void *opaque)
 {
     clearing_state_t *st = opaque;
     ahead_clear(st); /* the batch's handlers are done */
+    /* before the ledger's entries, which take each claim's window as booked */
+    if (mc_ctx_flush_rows(ctx, st->results_rows) != MC_ERR_OK)
+        return MC_ERR_DB;
     if (st->n == 0)
         return MC_ERR_OK;
     mc_array_t col[4];
@@ -559,6 +603,7 @@ void clearing_discard(void *opaque)
 {
     clearing_state_t *st = opaque;
     st->n = 0;
+    mc_rows_reset(st->results_rows);
     ahead_clear(st);
 }
 
@@ -567,6 +612,7 @@ clearing_state_t *clearing_state_new(void)
     clearing_state_t *st = calloc(1, sizeof(*st));
     if (!st)
         abort();
+    st->results_rows = mc_rows_new(RESULTS_SQL, RES_COLS);
     return st;
 }
 
@@ -574,16 +620,39 @@ void clearing_state_free(clearing_state_t *st)
 {
     if (st) {
         ahead_clear(st);
+        mc_rows_free(st->results_rows);
         free(st->pairs);
     }
     free(st);
 }
 
+/* Holds the result cr of its claim for RESULTS_SQL: written before the batch's ledger
+ * entries, by clearing_flush(). */
+static void add_result(clearing_state_t *st, const mc_config_t *cfg,
+                       const Medclear__ClaimResult *cr, const char *status, const char *reason,
+                       bool booked, bool windowed)
+{
+    mc_rows_t *r = st->results_rows;
+    const Medclear__Payment *pay = cr->payment;
+    mc_rows_str(r, RES_CLAIM, cr->claim_id);
+    mc_rows_str(r, RES_STATUS, status);
+    mc_rows_str(r, RES_REASON, reason);
+    mc_rows_str(r, RES_SETTLEMENT, cr->settlement_id[0] ? cr->settlement_id : NULL);
+    mc_rows_int(r, RES_FUND, pay ? pay->fund_fen : 0);
+    mc_rows_int(r, RES_TIER2, pay ? pay->tier2_fen : 0);
+    mc_rows_int(r, RES_ACCOUNT, pay ? pay->account_fen : 0);
+    mc_rows_int(r, RES_CASH, pay ? pay->cash_fen : 0);
+    mc_rows_str(r, RES_BOOKED, booked ? "t" : "f");
+    mc_rows_str(r, RES_WINDOWED, windowed ? "t" : "f");
+    mc_rows_str(r, RES_PERIOD, cfg->window_period);
+    mc_rows_next(r, cr->claim_id);
+}
+
 /*
  * Records the accepted result cr of a claim that books, and books its fund amount
  * (pooled + tier 2; negative for an undo) into the open window: the claim's result and
- * window in one statement, and a balanced ledger entry with the batch's others (in its
- * transaction, mc_ctx_post). The pair's usage U(P,T) grows
+ * window with the batch's others (RESULTS_SQL), and a balanced ledger entry with the
+ * batch's others (in its transaction, mc_ctx_post). The pair's usage U(P,T) grows
  * in memory (pair_usage_t). When it crosses the yellow or red line of the pair's quota,
  * the alert is published once (and a red one asks for an emergency top-up); settlement
  * never stops.
@@ -595,28 +664,7 @@ static mc_err_t book(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__Cl
     const char *claim_id = cr->claim_id;
     const Medclear__Payment *pay = cr->payment;
     int64_t amount = pay->fund_fen + pay->tier2_fen;
-    mc_params_t p;
-    mc_params_init(&p);
-    mc_p_str(&p, claim_id);
-    mc_p_str(&p, cfg->window_period);
-    mc_p_str(&p, mc_msg_result_status(cr, true));
-    mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
-    mc_p_int(&p, pay->fund_fen);
-    mc_p_int(&p, pay->tier2_fen);
-    mc_p_int(&p, pay->account_fen);
-    mc_p_int(&p, pay->cash_fen);
-    /* Sent without waiting (a pipelined batch): nothing below reads its result. The open
-     * window is read in the statement; clearing.open_window() (a plpgsql call, which
-     * rolls the window when its period is over) runs only when none is open. */
-    if (!mc_db_defer(mc_ctx_db(ctx),
-        "WITH w AS (SELECT coalesce((SELECT window_id FROM clearing.windows WHERE status = "
-        "  'OPEN' AND period_end > now()), clearing.open_window($2::interval), clearing.fail("
-        "  'no open clearing window to book claim ' || $1 || ' into')) AS window_id) "
-        "UPDATE clearing.claims SET window_id = (SELECT window_id FROM w), status = $3, "
-        "  reason_code = NULL, settlement_id = $4, fund_fen = $5, tier2_fen = $6, "
-        "  account_fen = $7, cash_fen = $8, booked_at = now() WHERE claim_id = $1",
-        &p))
-        return MC_ERR_DB;
+    add_result(st, cfg, cr, mc_msg_result_status(cr, true), NULL, true, true);
     /* Its journal entry names the window the claim was booked in (mc_ledger.h). */
     char dr[96], cr_acct[96]; /* regions checked when the claim was routed */
     snprintf(dr, sizeof(dr), "receivable:%s", insuring);
@@ -668,6 +716,9 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclea
         claim = st->results_res;
         row = ra->row;
     } else if (!routed_later(st, cr->claim_id)) {
+        /* a result of this batch for the claim may be held */
+        if (mc_ctx_flush_rows_holding(ctx, st->results_rows, cr->claim_id) != MC_ERR_OK)
+            return MC_ERR_DB;
         mc_params_init(&p);
         mc_p_str(&p, cr->claim_id);
         res = mc_db_run(db,
@@ -713,25 +764,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclea
         if (err != MC_ERR_OK)
             goto out;
     } else {
-        mc_params_init(&p);
-        mc_p_str(&p, cr->claim_id);
-        mc_p_str(&p, mc_msg_result_status(cr, settle));
-        mc_p_str(&p, accepted ? NULL : cr->reason_code);
-        mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
-        mc_p_int(&p, pay ? pay->fund_fen : 0);
-        mc_p_int(&p, pay ? pay->tier2_fen : 0);
-        mc_p_int(&p, pay ? pay->account_fen : 0);
-        mc_p_int(&p, pay ? pay->cash_fen : 0);
-        mc_p_bool(&p, accepted && settle);
-        if (!mc_db_defer(db,
-                      "UPDATE clearing.claims SET status = $2, reason_code = $3, "
-                      "settlement_id = $4, fund_fen = $5, tier2_fen = $6, account_fen = $7, "
-                      "cash_fen = $8, booked_at = CASE WHEN $9::boolean THEN now() END "
-                      "WHERE claim_id = $1",
-                      &p)) {
-            err = MC_ERR_DB;
-            goto out;
-        }
+        add_result(st, mc_ctx_config(ctx), cr, mc_msg_result_status(cr, settle),
+                   accepted ? NULL : cr->reason_code, accepted && settle, false);
     }
     if (ra) /* a later result for the claim in this batch finds it answered */
         snprintf(ra->status, sizeof(ra->status), "%s", mc_msg_result_status(cr, settle));

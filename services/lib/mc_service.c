@@ -865,16 +865,18 @@ static void log_context(const rd_kafka_message_t *m)
                            key);
 }
 
-/* Writes what the handlers kept in memory: their ledger entries, then what they
- * aggregated (mc_service_def_t.flush). */
+/* Writes what the handlers kept in memory: what they aggregated or held
+ * (mc_service_def_t.flush), then their ledger entries, which may read it (the centre's
+ * take each claim's window as its result booked it). */
 static mc_err_t flush_aggregates(mc_service_t *svc)
 {
-    if (!mc_ledger_flush(svc->ledger, svc->db))
-        return MC_ERR_DB;
-    if (!svc->def->flush)
-        return MC_ERR_OK;
-    mc_msg_ctx_t ctx = {.svc = svc, .msg = NULL, .message_id = NULL};
-    return svc->def->flush(&ctx, svc->def->opaque);
+    if (svc->def->flush) {
+        mc_msg_ctx_t ctx = {.svc = svc, .msg = NULL, .message_id = NULL};
+        mc_err_t err = svc->def->flush(&ctx, svc->def->opaque);
+        if (err != MC_ERR_OK)
+            return err;
+    }
+    return mc_ledger_flush(svc->ledger, svc->db) ? MC_ERR_OK : MC_ERR_DB;
 }
 
 /* Forgets what the handlers kept in memory: the work it came from was rolled back. */

@@ -58,8 +58,9 @@ typedef struct mc_service_def {
     /*
      * Writes what the handlers aggregated in memory instead of row by row (NULL: nothing;
      * the clearing centre's pair usage) and forgets it: called in a batch's transaction
-     * after its handlers, before its outbox is written, and on the careful path after each
-     * message, inside its savepoint. A failure rolls back what it covers.
+     * after its handlers, before its ledger entries and its outbox are written (an entry
+     * may read what it wrote), and on the careful path after each message, inside its
+     * savepoint. A failure rolls back what it covers.
      */
     mc_err_t (*flush)(mc_msg_ctx_t *ctx, void *opaque);
     /* Forgets what was aggregated and not flushed: its transaction or savepoint was
