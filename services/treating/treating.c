@@ -122,8 +122,8 @@ typedef struct claim_ahead {
  *   'C'  a catalog item, every region and version: item_code, class, region,
  *        self_pay_first_bp, price_ceiling_fen, version, valid_from and valid_to as
  *        YYYYMMDD (columns 2, 4, 5 and 6 as in lookup()'s catalog rows).
- * Codes that are not printable ASCII of at most 64 are left out: their requests are
- * refused before any lookup.
+ * Request ids that are not printable ASCII of at most 64, and codes that are not
+ * printable ASCII, are left out: their requests are refused before any lookup.
  */
 static const char LOOK_SQL[] =
     "SELECT 'R', request_id, NULL, encode(request_hash, 'hex'), NULL, NULL, NULL, NULL, NULL "
