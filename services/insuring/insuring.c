@@ -22,6 +22,7 @@
 #include "mc_msg.h"
 #include "mc_policy.h"
 #include "mc_rows.h"
+#include "mc_text.h"
 
 #define MAX_REGS 32
 
@@ -256,10 +257,6 @@ static int compare_persons(const void *a, const void *b)
     return strcmp(((const person_ahead_t *)a)->id, ((const person_ahead_t *)b)->id);
 }
 
-static int compare_ids(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 /* The claim read ahead for the message being handled; NULL when none was. */
 static claim_ahead_t *claim_ahead(insuring_state_t *st, const char *message_id)
@@ -313,7 +310,7 @@ mc_err_t insuring_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *en
         if (envs[i]->body_case == MEDCLEAR__ENVELOPE__BODY_CLAIM &&
             mc_valid_id(envs[i]->claim->claim_id, MC_ID_MAX))
             ids[n_ids++] = envs[i]->claim->claim_id;
-    qsort(ids, (size_t)n_ids, sizeof(*ids), compare_ids);
+    qsort(ids, (size_t)n_ids, sizeof(*ids), mc_compare_strings);
 
     mc_array_t col[6];
     for (int c = 0; c < 6; c++)
@@ -328,7 +325,8 @@ mc_err_t insuring_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *en
         if (!mc_valid_id(c->claim_id, MC_ID_MAX) ||
             mc_msg_check_claim(c, text, sizeof(text)) != MC_OK)
             continue; /* refused when handled, before anything is read */
-        const char **hit = bsearch(&c->claim_id, ids, (size_t)n_ids, sizeof(*ids), compare_ids);
+        const char **hit =
+            bsearch(&c->claim_id, ids, (size_t)n_ids, sizeof(*ids), mc_compare_strings);
         claim_ahead_t *a = &st->claims[st->n_claims];
         a->message_id = strdup(envs[i]->message_id);
         if (!a->message_id)

@@ -370,10 +370,6 @@ const char *mc_db_str(const PGresult *res, int row, int col)
     return PQgetvalue(res, row, col); /* "" for NULL */
 }
 
-static int compare_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 void mc_db_mark_written(const PGresult *res, int col, const char *const *keys, int n,
                         bool *written)
@@ -385,10 +381,10 @@ void mc_db_mark_written(const PGresult *res, int col, const char *const *keys, i
         abort();
     for (int r = 0; r < rows; r++)
         values[r] = PQgetvalue(res, r, col);
-    qsort(values, (size_t)rows, sizeof(*values), compare_str);
+    qsort(values, (size_t)rows, sizeof(*values), mc_compare_strings);
     for (int i = 0; i < n; i++) {
         const char **hit = keys[i] ? bsearch(&keys[i], values, (size_t)rows, sizeof(*values),
-                                             compare_str)
+                                             mc_compare_strings)
                                    : NULL;
         written[i] = hit && !used[hit - values];
         if (written[i])

@@ -151,3 +151,8 @@ void mc_composites_free(mc_composites_t *c)
     c->text = NULL;
     c->n = 0;
 }
+
+int mc_compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}

@@ -27,6 +27,9 @@ size_t mc_hex(char *out, const uint8_t *data, size_t len);
  * Returns false, v unchanged, for anything else or a value out of range. */
 bool mc_parse_int(const char *s, int64_t *v);
 
+/* qsort()/bsearch() comparator of an array of C strings (const char *), by strcmp(). */
+int mc_compare_strings(const void *a, const void *b);
+
 /* The elements of an array of composite values, from the text PostgreSQL writes for it
  * ({"(1,a,\"\")",...}: array_out over record_out). */
 typedef struct mc_composites {

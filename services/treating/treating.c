@@ -227,16 +227,11 @@ static int compare_keys(const void *a, const void *b)
     return c;
 }
 
-static int compare_strings(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Adds the distinct printable codes of v[0 .. n) to a (sorting v). Others are left
  * out: no lookup sees them, and PostgreSQL would refuse a text that is not UTF-8. */
 static void add_codes(mc_array_t *a, const char **v, size_t n)
 {
-    qsort(v, n, sizeof(*v), compare_strings);
+    qsort(v, n, sizeof(*v), mc_compare_strings);
     for (size_t i = 0; i < n; i++)
         if ((i == 0 || strcmp(v[i], v[i - 1]) != 0) && mc_valid_id(v[i], SIZE_MAX))
             mc_array_str(a, v[i]);

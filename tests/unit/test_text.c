@@ -100,6 +100,20 @@ static const char *field(const mc_composites_t *c, int i, int j)
     return f ? f : "<null>";
 }
 
+static void test_compare_strings(void)
+{
+    const char *v[] = {"b", "a", "ab", "", "B"};
+    qsort(v, 5, sizeof(*v), mc_compare_strings);
+    const char *want[] = {"", "B", "a", "ab", "b"};
+    for (int i = 0; i < 5; i++)
+        CU_ASSERT_STRING_EQUAL(v[i], want[i]);
+    const char *key = "ab";
+    const char **hit = bsearch(&key, v, 5, sizeof(*v), mc_compare_strings);
+    CU_ASSERT_PTR_EQUAL(hit, &v[3]);
+    key = "c";
+    CU_ASSERT_PTR_NULL(bsearch(&key, v, 5, sizeof(*v), mc_compare_strings));
+}
+
 static void test_composites(void)
 {
     mc_composites_t c;
@@ -166,7 +180,8 @@ int main(void)
         !CU_add_test(suite, "integers over the range of int64", test_int_spread) ||
         !CU_add_test(suite, "bytes as lowercase hex", test_hex) ||
         !CU_add_test(suite, "integers read back strictly", test_parse_int) ||
-        !CU_add_test(suite, "arrays of composite values", test_composites)) {
+        !CU_add_test(suite, "arrays of composite values", test_composites) ||
+        !CU_add_test(suite, "C strings sorted and found by strcmp", test_compare_strings)) {
         CU_cleanup_registry();
         return 2;
     }
