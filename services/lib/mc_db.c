@@ -129,6 +129,10 @@ static void pipe_push(const char *sql, const char *prepared_name)
 
 static bool pipelined(const PGconn *db) { return db && pipe.db == db; }
 
+/* SQLSTATE of the last statement that failed ("" when it failed without an answer from
+ * the server): see mc_db_lost_race(). */
+static char last_sqlstate[6];
+
 static void log_failure(const char *message, const char *sql)
 {
     char head[80];
@@ -137,6 +141,21 @@ static void log_failure(const char *message, const char *sql)
         if (*c == '\n')
             *c = ' ';
     mc_error("statement failed: %s (in \"%s...\")", message, head);
+}
+
+/* Logs the failure of sql, whose result is res (NULL: none came), and keeps its SQLSTATE. */
+static void fail_with(PGconn *db, const PGresult *res, const char *sql)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(last_sqlstate, sizeof(last_sqlstate), "%s", state ? state : "");
+    log_failure(res ? PQresultErrorMessage(res) : PQerrorMessage(db), sql);
+}
+
+bool mc_db_lost_race(void)
+{
+    /* unique_violation, serialization_failure, deadlock_detected */
+    return strcmp(last_sqlstate, "23505") == 0 || strcmp(last_sqlstate, "40001") == 0 ||
+           strcmp(last_sqlstate, "40P01") == 0;
 }
 
 /* Forgets the statement prepared as name on db (its PREPARE failed in a pipeline), or
@@ -213,6 +232,7 @@ static bool send_statement(PGconn *db, const char *sql, const mc_params_t *param
                   : PQsendQueryParams(db, sql, n, NULL, n ? params->values : NULL,
                                       n ? params->lengths : NULL, n ? params->formats : NULL, 0);
     if (!ok) {
+        last_sqlstate[0] = '\0';
         log_failure(PQerrorMessage(db), sql);
         pipe.failed = true;
     }
@@ -238,7 +258,7 @@ static bool read_sent(PGconn *db)
         PGresult *res = take_result(db);
         if (!result_ok(res)) {
             if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED) /* the one that failed */
-                log_failure(res ? PQresultErrorMessage(res) : PQerrorMessage(db), pipe.q[i].sql);
+                fail_with(db, res, pipe.q[i].sql);
             if (pipe.q[i].prepared[0])
                 forget_prepared(db, pipe.q[i].prepared);
             pipe.failed = true;
@@ -312,6 +332,7 @@ PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params)
         if (!send_statement(db, sql, params))
             return NULL;
         if (!PQsendFlushRequest(db) || PQflush(db) != 0) {
+            last_sqlstate[0] = '\0';
             log_failure(PQerrorMessage(db), sql);
             pipe.failed = true;
         }
@@ -323,7 +344,7 @@ PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params)
         }
         if (result_ok(res))
             return res;
-        log_failure(res ? PQresultErrorMessage(res) : PQerrorMessage(db), sql);
+        fail_with(db, res, sql);
         pipe.failed = true;
         PQclear(res);
         return NULL;
@@ -344,7 +365,7 @@ PGresult *mc_db_run(PGconn *db, const char *sql, const mc_params_t *params)
     }
     if (result_ok(res))
         return res;
-    log_failure(PQresultErrorMessage(res), sql);
+    fail_with(db, res, sql);
     PQclear(res);
     return NULL;
 }

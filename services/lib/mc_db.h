@@ -108,6 +108,15 @@ void mc_array_free(mc_array_t *a);
 /* Forgets the statements prepared on db (after PQreset() or before PQfinish()). */
 void mc_db_forget(const PGconn *db);
 
+/*
+ * Whether the last statement that failed lost a race with another transaction: a key
+ * that another committed first (unique_violation), a deadlock, a serialization failure.
+ * Another instance of the same role does that when two messages on different partitions
+ * touch the same row (a reversal and the request it reverses). Applying the same work
+ * again, in a new statement that sees what the other committed, may then succeed.
+ */
+bool mc_db_lost_race(void);
+
 /* True when the connection is no longer usable (the server went away). */
 bool mc_db_broken(PGconn *db);
 

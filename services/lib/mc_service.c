@@ -903,6 +903,56 @@ static mc_err_t prepare_batch(mc_service_t *svc, const opened_t *o, int n)
     return err;
 }
 
+/* Times a message is applied again after it lost a race with another transaction. */
+#define RACE_RETRIES 3
+
+/*
+ * The careful path's message m, under a savepoint of its own: applied, or undone alone and
+ * dead-lettered when it fails. A message that lost a race with another instance's
+ * transaction (mc_db_lost_race()) is not at fault: it is applied again, and then reads
+ * what the other committed; a few times at most, so that a bug breaking a key every time
+ * still ends in the dead-letter topic. False when the connection is lost.
+ */
+static bool apply_careful(mc_service_t *svc, rd_kafka_message_t *m)
+{
+    for (int raced = 0;; raced++) {
+        mc_msg_ctx_t ctx = {.svc = svc, .msg = m};
+        /* What earlier messages emitted is written before the savepoint: a message
+         * whose handler writes the outbox (mc_ctx_reemit()) and then fails must not
+         * take their rows with it. */
+        if (!outbox_flush(svc))
+            return false;
+        int mark = svc->n_pending;
+        if (!mc_db_do(svc->db, "SAVEPOINT msg", NULL))
+            return false;
+        mc_err_t err = apply_one(svc, &ctx);
+        if (err == MC_ERR_OK)
+            err = flush_aggregates(svc);
+        if (err == MC_ERR_OK)
+            return mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL);
+        /* The message is undone alone; a broken connection ends the batch instead. */
+        char detail[256];
+        snprintf(detail, sizeof(detail), "could not apply: %s", PQerrorMessage(svc->db));
+        bool again = err == MC_ERR_DB && mc_db_lost_race() && raced < RACE_RETRIES;
+        pending_truncate(svc, mark);
+        discard_aggregates(svc);
+        if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK TO SAVEPOINT msg", NULL))
+            return false;
+        if (again) {
+            mc_warn("lost a race with a concurrent transaction; applying the message again "
+                    "(%d of %d)", raced + 1, RACE_RETRIES);
+        } else if (err == MC_ERR_DB) {
+            ctx.message_id = "";
+            if (mc_ctx_dead_letter(&ctx, MC_R_INTERNAL, detail) != MC_ERR_OK)
+                return false;
+        }
+        if (!mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
+            return false;
+        if (!again)
+            return true;
+    }
+}
+
 typedef enum batch_rc {
     BATCH_DONE,  /* committed */
     BATCH_SPLIT, /* a message failed on the fast path: nothing applied, apply it carefully */
@@ -955,8 +1005,8 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
                         rd_kafka_message_errstr(m));
             continue;
         }
-        mc_msg_ctx_t ctx = {.svc = svc, .msg = m};
         if (!careful) {
+            mc_msg_ctx_t ctx = {.svc = svc, .msg = m};
             Medclear__Envelope *env = o[i].env;
             o[i].env = NULL; /* handle_opened() frees it */
             mc_err_t err = env ? handle_opened(svc, &ctx, env, o[i].fresh)
@@ -966,35 +1016,7 @@ static batch_rc_t apply_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int 
             mc_debug("message %d of a batch of %d failed; applying the batch one by one", i + 1, n);
             goto failed;
         }
-        /* What earlier messages emitted is written before the savepoint: a message
-         * whose handler writes the outbox (mc_ctx_reemit()) and then fails must not
-         * take their rows with it. */
-        if (!outbox_flush(svc))
-            goto lost;
-        int mark = svc->n_pending;
-        if (!mc_db_do(svc->db, "SAVEPOINT msg", NULL))
-            goto lost;
-        mc_err_t err = apply_one(svc, &ctx);
-        if (err == MC_ERR_OK)
-            err = flush_aggregates(svc);
-        if (err == MC_ERR_OK) {
-            if (!mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
-                goto lost;
-            continue;
-        }
-        /* The message is undone alone; a broken connection ends the batch instead. */
-        char detail[256];
-        snprintf(detail, sizeof(detail), "could not apply: %s", PQerrorMessage(svc->db));
-        pending_truncate(svc, mark);
-        discard_aggregates(svc);
-        if (mc_db_broken(svc->db) || !mc_db_do(svc->db, "ROLLBACK TO SAVEPOINT msg", NULL))
-            goto lost;
-        if (err == MC_ERR_DB) {
-            ctx.message_id = "";
-            if (mc_ctx_dead_letter(&ctx, MC_R_INTERNAL, detail) != MC_ERR_OK)
-                goto lost;
-        }
-        if (!mc_db_do(svc->db, "RELEASE SAVEPOINT msg", NULL))
+        if (!apply_careful(svc, m))
             goto lost;
     }
     mc_log_context_clear();
