@@ -11,12 +11,12 @@ bool tool_bus_assign_at_end(rd_kafka_t *producer, rd_kafka_t *consumer, char top
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
     bool ok = true;
     for (int i = 0; i < n && ok; i++) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(producer, topics[i], NULL);
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(consumer, topics[i], NULL);
         const rd_kafka_metadata_t *md = NULL;
         rd_kafka_resp_err_t err;
         /* A topic created a moment ago may take a little while to show in metadata. */
         for (int attempt = 0;; attempt++) {
-            err = rd_kafka_metadata(producer, 0, rkt, &md, 10000);
+            err = rd_kafka_metadata(consumer, 0, rkt, &md, 10000);
             if (!err && md->topic_cnt == 1)
                 err = md->topics[0].err;
             else if (!err)
@@ -37,7 +37,7 @@ bool tool_bus_assign_at_end(rd_kafka_t *producer, rd_kafka_t *consumer, char top
             int64_t lo, hi;
             int32_t part = md->topics[0].partitions[p].id;
             for (int attempt = 0; attempt < 50; attempt++) {
-                err = rd_kafka_query_watermark_offsets(producer, topics[i], part, &lo, &hi, 10000);
+                err = rd_kafka_query_watermark_offsets(consumer, topics[i], part, &lo, &hi, 10000);
                 if (err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
                     err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
                     err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
