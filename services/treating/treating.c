@@ -94,6 +94,39 @@ static const char NEW_SQL[] =
     "INSERT INTO treating.claim_line_sets (claim_id, lines) "
     "SELECT id, lines::treating.claim_line[] FROM u";
 
+/* The batch's results for claims that undo nothing and are not to be undone (all but a
+ * few): the claims and their requests updated with one statement at the batch's end, as
+ * the per-message update in on_result() does one. A request has one such claim, of its
+ * own id, so no request is updated twice. */
+enum {
+    RES_CLAIM,
+    RES_STATUS,
+    RES_REASON,
+    RES_SETTLEMENT,
+    RES_DEDUCTIBLE,
+    RES_FUND,
+    RES_TIER2,
+    RES_ACCOUNT,
+    RES_CASH,
+    RES_ANSWER,
+    RES_REASON_TEXT,
+    RES_COLS
+};
+
+static const char RESULTS_SQL[] =
+    "WITH u AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+    "  $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], "
+    "  $10::text[], $11::text[]) AS u(claim_id, status, reason, settlement, deductible, fund, "
+    "  tier2, account, cash, answer, reason_text)), "
+    "c AS (UPDATE treating.claims c SET status = u.status, reason_code = u.reason, "
+    "  settlement_id = u.settlement, deductible_fen = u.deductible, fund_fen = u.fund, "
+    "  tier2_fen = u.tier2, account_fen = u.account, cash_fen = u.cash, resulted_at = now() "
+    "  FROM u WHERE c.claim_id = u.claim_id "
+    "  RETURNING c.request_id, u.answer, u.reason, u.reason_text) "
+    "UPDATE treating.requests r SET status = c.answer, reason_code = c.reason, "
+    "  reason_text = NULLIF(c.reason_text, ''), replied_at = now(), answers = r.answers + 1 "
+    "  FROM c WHERE r.request_id = c.request_id AND r.status = 'PENDING'";
+
 /* The claim a result is for, with its lines as one array value (column 12, NULL when it
  * has none; stored in line order): one row, not a row per line (a third less time).
  * Columns 14-16 name the claim for the read-ahead. */
@@ -154,7 +187,8 @@ typedef struct look_key {
 } look_key_t;
 
 struct treating_state {
-    mc_rows_t *rows;
+    mc_rows_t *rows;       /* new requests (NEW_SQL) */
+    mc_rows_t *results;    /* results (RESULTS_SQL) */
     PGresult *res;         /* the claims of the batch's results, locked */
     claim_ahead_t *claims; /* sorted by claim id */
     int n_claims;
@@ -172,6 +206,7 @@ treating_state_t *treating_state_new(void)
     if (!st)
         abort();
     st->rows = mc_rows_new(NEW_SQL, NEW_COLS);
+    st->results = mc_rows_new(RESULTS_SQL, RES_COLS);
     return st;
 }
 
@@ -200,6 +235,7 @@ void treating_state_free(treating_state_t *st)
         return;
     ahead_clear(st);
     mc_rows_free(st->rows);
+    mc_rows_free(st->results);
     free(st);
 }
 
@@ -439,17 +475,26 @@ static void ahead_touch_request(treating_state_t *st, const char *request_id)
             st->claims[i].touched = true;
 }
 
+/* Writes what the batch holds (its new requests, then its results), so that a read
+ * that follows sees it. */
+static mc_err_t flush_held(mc_msg_ctx_t *ctx, treating_state_t *st)
+{
+    mc_err_t err = mc_ctx_flush_rows(ctx, st->rows);
+    return err == MC_ERR_OK ? mc_ctx_flush_rows(ctx, st->results) : err;
+}
+
 mc_err_t treating_flush(mc_msg_ctx_t *ctx, void *opaque)
 {
     treating_state_t *st = opaque;
     ahead_clear(st); /* the batch's handlers are done */
-    return mc_ctx_flush_rows(ctx, st->rows);
+    return flush_held(ctx, st);
 }
 
 void treating_discard(void *opaque)
 {
     treating_state_t *st = opaque;
     mc_rows_reset(st->rows);
+    mc_rows_reset(st->results);
     ahead_clear(st);
 }
 
@@ -962,13 +1007,13 @@ static mc_err_t answer_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
 }
 
 /* CANCEL (2208/2305): undo a settled claim of this region by its settlement id. */
-static mc_err_t on_cancel(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env,
-                          const uint8_t *body, size_t body_len)
+static mc_err_t on_cancel(mc_msg_ctx_t *ctx, treating_state_t *st,
+                          const Medclear__Envelope *env, const uint8_t *body, size_t body_len)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     char text[256];
-    if (mc_ctx_flush_rows(ctx, rows) != MC_ERR_OK) /* the claim to undo may be the batch's */
+    if (flush_held(ctx, st) != MC_ERR_OK) /* the claim to undo may be the batch's */
         return MC_ERR_DB;
     if (!mc_valid_id(req->settlement_id, MC_ID_MAX))
         return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
@@ -1007,14 +1052,14 @@ static mc_err_t on_cancel(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__En
  * tombstone makes its late arrival fail. Rejected, computed or already undone: nothing
  * to do.
  */
-static mc_err_t on_reverse(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Envelope *env,
-                           const uint8_t *body, size_t body_len)
+static mc_err_t on_reverse(mc_msg_ctx_t *ctx, treating_state_t *st,
+                           const Medclear__Envelope *env, const uint8_t *body, size_t body_len)
 {
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     PGconn *db = mc_ctx_db(ctx);
     const char *orig_id = req->original_request_id;
-    if (mc_ctx_flush_rows(ctx, rows) != MC_ERR_OK) /* the request to undo may be the batch's */
+    if (flush_held(ctx, st) != MC_ERR_OK) /* the request to undo may be the batch's */
         return MC_ERR_DB;
     if (!mc_valid_id(orig_id, MC_ID_MAX))
         return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
@@ -1185,10 +1230,10 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, treating_state_t *st, const Medcle
             err = on_settle(ctx, rows, env, body, body_len, check, check_text, &look);
             break;
         case MEDCLEAR__KIND__CANCEL:
-            err = on_cancel(ctx, rows, env, body, body_len);
+            err = on_cancel(ctx, st, env, body, body_len);
             break;
         case MEDCLEAR__KIND__REVERSE:
-            err = on_reverse(ctx, rows, env, body, body_len);
+            err = on_reverse(ctx, st, env, body, body_len);
             break;
         default:
             snprintf(text, sizeof(text), "request kind %s is not known", mc_kind_code(req->kind));
@@ -1277,7 +1322,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclea
         claim = st->res;
         row = a->row;
     } else {
-        if (mc_ctx_flush_rows_holding(ctx, rows, cr->claim_id) != MC_ERR_OK)
+        if (mc_ctx_flush_rows_holding(ctx, rows, cr->claim_id) != MC_ERR_OK ||
+            mc_ctx_flush_rows_holding(ctx, st->results, cr->claim_id) != MC_ERR_OK)
             return MC_ERR_DB;
         mc_params_init(&p);
         mc_p_str(&p, cr->claim_id);
@@ -1324,32 +1370,56 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclea
     bool settle = strcmp(PQgetvalue(claim, row, 1), "SETTLE") == 0;
     bool books = strcmp(PQgetvalue(claim, row, 1), "PRESETTLE") != 0;
     const Medclear__Payment *pay = cr->payment;
-    mc_params_init(&p);
-    mc_p_str(&p, cr->claim_id);
-    mc_p_str(&p, mc_msg_result_status(cr, books));
-    mc_p_str(&p, accepted ? NULL : cr->reason_code);
-    mc_p_str(&p, cr->settlement_id[0] ? cr->settlement_id : NULL);
-    mc_p_int(&p, pay ? pay->deductible_fen : 0);
-    mc_p_int(&p, pay ? pay->fund_fen : 0);
-    mc_p_int(&p, pay ? pay->tier2_fen : 0);
-    mc_p_int(&p, pay ? pay->account_fen : 0);
-    mc_p_int(&p, pay ? pay->cash_fen : 0);
-    mc_p_str(&p, accepted ? "ACCEPTED" : "REJECTED");
-    mc_p_str(&p, cr->reason_text);
-    if (!mc_db_defer(db,
-                  "WITH c AS (UPDATE treating.claims SET status = $2, reason_code = $3, "
-                  "settlement_id = $4, deductible_fen = $5, fund_fen = $6, tier2_fen = $7, "
-                  "account_fen = $8, cash_fen = $9, resulted_at = now() WHERE claim_id = $1 "
-                  "RETURNING request_id, undoes), "
-                  /* a rejected undo leaves its claim free to be undone again */
-                  "u AS (UPDATE treating.claims SET undone_by = NULL WHERE $10 = 'REJECTED' "
-                  "AND claim_id = (SELECT undoes FROM c)) "
-                  "UPDATE treating.requests SET status = $10, reason_code = $3, "
-                  "reason_text = NULLIF($11, ''), replied_at = now(), answers = answers + 1 "
-                  "WHERE request_id = (SELECT request_id FROM c) AND status = 'PENDING'",
-                  &p)) {
-        err = MC_ERR_DB;
-        goto out;
+    const char *status = mc_msg_result_status(cr, books);
+    const char *reason = accepted ? NULL : cr->reason_code;
+    const char *settlement_id = cr->settlement_id[0] ? cr->settlement_id : NULL;
+    const char *answer = accepted ? "ACCEPTED" : "REJECTED";
+    int64_t amounts[] = {pay ? pay->deductible_fen : 0, pay ? pay->fund_fen : 0,
+                         pay ? pay->tier2_fen : 0, pay ? pay->account_fen : 0,
+                         pay ? pay->cash_fen : 0};
+    bool plain = PQgetisnull(claim, row, 9) && strcmp(PQgetvalue(claim, row, 10), "f") == 0;
+    if (plain) {
+        /* held for the batch's end (RESULTS_SQL); a later read of this claim flushes it */
+        mc_rows_t *held = st->results;
+        mc_rows_str(held, RES_CLAIM, cr->claim_id);
+        mc_rows_str(held, RES_STATUS, status);
+        mc_rows_str(held, RES_REASON, reason);
+        mc_rows_str(held, RES_SETTLEMENT, settlement_id);
+        for (int k = 0; k < 5; k++)
+            mc_rows_int(held, RES_DEDUCTIBLE + k, amounts[k]);
+        mc_rows_str(held, RES_ANSWER, answer);
+        mc_rows_str(held, RES_REASON_TEXT, cr->reason_text);
+        mc_rows_next(held, cr->claim_id);
+    } else {
+        /* an undo's result, or one to undo: on its own, after the results held before */
+        if (mc_ctx_flush_rows(ctx, st->results) != MC_ERR_OK) {
+            err = MC_ERR_DB;
+            goto out;
+        }
+        mc_params_init(&p);
+        mc_p_str(&p, cr->claim_id);
+        mc_p_str(&p, status);
+        mc_p_str(&p, reason);
+        mc_p_str(&p, settlement_id);
+        for (int k = 0; k < 5; k++)
+            mc_p_int(&p, amounts[k]);
+        mc_p_str(&p, answer);
+        mc_p_str(&p, cr->reason_text);
+        if (!mc_db_defer(db,
+                         "WITH c AS (UPDATE treating.claims SET status = $2, reason_code = $3, "
+                         "settlement_id = $4, deductible_fen = $5, fund_fen = $6, tier2_fen = $7, "
+                         "account_fen = $8, cash_fen = $9, resulted_at = now() "
+                         "WHERE claim_id = $1 RETURNING request_id, undoes), "
+                         /* a rejected undo leaves its claim free to be undone again */
+                         "u AS (UPDATE treating.claims SET undone_by = NULL WHERE $10 = 'REJECTED' "
+                         "AND claim_id = (SELECT undoes FROM c)) "
+                         "UPDATE treating.requests SET status = $10, reason_code = $3, "
+                         "reason_text = NULLIF($11, ''), replied_at = now(), answers = answers + 1 "
+                         "WHERE request_id = (SELECT request_id FROM c) AND status = 'PENDING'",
+                         &p)) {
+            err = MC_ERR_DB;
+            goto out;
+        }
     }
     /* The funds' share, owed by the insuring region, owed to the claim's hospital, when
      * the claim books and was accepted. */
