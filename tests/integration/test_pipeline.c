@@ -4,7 +4,8 @@
  * is seen by the next read; a deferred write that fails fails the reads after it and the
  * end of the pipeline, and after the rollback nothing of the transaction is left; a
  * PREPARE that fails inside a pipeline is not remembered as prepared. Each case works in
- * a temporary table of its own session. Also against the server: the array literals of
+ * a temporary table of its own session. Which failures are races lost to another
+ * transaction (mc_db_lost_race()). Also against the server: the array literals of
  * multi-row writes (mc_array) carry any text, and a batch's ledger entries (mc_ledger.c)
  * post as the entries they are, checked by the ledger's own constraints.
  */
@@ -125,6 +126,28 @@ static void test_failed_prepare_forgotten(void)
     CU_ASSERT_EQUAL(mc_db_int(res, 0, 0), 1);
     PQclear(res);
     CU_ASSERT_EQUAL(count_rows(), before + 1);
+}
+
+/* Which failures count as a race lost to another transaction, in and out of a pipeline. */
+static void test_lost_race(void)
+{
+    CU_ASSERT(mc_db_do(db, "CREATE TEMP TABLE race_t (k bigint PRIMARY KEY)", NULL));
+    CU_ASSERT(mc_db_do(db, "INSERT INTO race_t VALUES (1)", NULL));
+    CU_ASSERT_FALSE(mc_db_do(db, "INSERT INTO race_t VALUES (1)", NULL)); /* 23505 */
+    CU_ASSERT(mc_db_lost_race());
+    CU_ASSERT_FALSE(insert(-3)); /* a check constraint (23514): the row's own fault */
+    CU_ASSERT_FALSE(mc_db_lost_race());
+    begin(); /* in a pipeline the failure is found when the results are read */
+    CU_ASSERT(mc_db_defer(db, "INSERT INTO race_t VALUES (1)", NULL));
+    CU_ASSERT_FALSE(mc_db_pipeline_end(db));
+    CU_ASSERT(mc_db_lost_race());
+    CU_ASSERT(mc_db_do(db, "ROLLBACK", NULL));
+    CU_ASSERT_FALSE(mc_db_do(db, "SELECT 1/0", NULL)); /* 22012 */
+    CU_ASSERT_FALSE(mc_db_lost_race());
+    CU_ASSERT_FALSE(mc_db_do(db, "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$",
+                             NULL)); /* as a deadlock is reported */
+    CU_ASSERT(mc_db_lost_race());
+    CU_ASSERT(mc_db_do(db, "DROP TABLE race_t", NULL));
 }
 
 static void test_defer_outside_pipeline_runs_now(void)
@@ -286,6 +309,7 @@ int main(void)
                      test_failed_write_fails_what_follows) ||
         !CU_add_test(s, "a failure found at the end", test_failure_found_at_end) ||
         !CU_add_test(s, "a failed PREPARE is forgotten", test_failed_prepare_forgotten) ||
+        !CU_add_test(s, "a race lost to another transaction is told apart", test_lost_race) ||
         !CU_add_test(s, "outside a pipeline a write runs at once",
                      test_defer_outside_pipeline_runs_now) ||
         !CU_add_test(s, "array literals carry any text", test_array_text_round_trip) ||
@@ -299,7 +323,7 @@ int main(void)
     CU_basic_run_tests();
     /* a suite whose setup failed runs no test: that is a failure too */
     bool ok = CU_get_number_of_failures() == 0 && CU_get_number_of_suites_failed() == 0 &&
-              CU_get_number_of_tests_run() == 9;
+              CU_get_number_of_tests_run() == 10;
     CU_cleanup_registry();
     return ok ? 0 : 1;
 }
