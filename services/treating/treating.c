@@ -94,10 +94,11 @@ static const char NEW_SQL[] =
     "INSERT INTO treating.claim_line_sets (claim_id, lines) "
     "SELECT id, lines::treating.claim_line[] FROM u";
 
-/* The batch's results for claims that undo nothing and are not to be undone (all but a
- * few): the claims and their requests updated with one statement at the batch's end, as
- * the per-message update in on_result() does one. A request has one such claim, of its
- * own id, so no request is updated twice. */
+/* The batch's results: the claims and their requests updated with one statement at the
+ * batch's end. A claim has one result per batch (a second reads the claim again, after
+ * flushing), and a request one claim with a result (a settlement's own, of its id, or an
+ * undo's: the cancel's or reversal's id, none for an automatic undo), so no row is
+ * updated twice. */
 enum {
     RES_CLAIM,
     RES_STATUS,
@@ -1377,45 +1378,23 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclea
     int64_t amounts[] = {pay ? pay->deductible_fen : 0, pay ? pay->fund_fen : 0,
                          pay ? pay->tier2_fen : 0, pay ? pay->account_fen : 0,
                          pay ? pay->cash_fen : 0};
-    bool plain = PQgetisnull(claim, row, 9) && strcmp(PQgetvalue(claim, row, 10), "f") == 0;
-    if (plain) {
-        /* held for the batch's end (RESULTS_SQL); a later read of this claim flushes it */
-        mc_rows_t *held = st->results;
-        mc_rows_str(held, RES_CLAIM, cr->claim_id);
-        mc_rows_str(held, RES_STATUS, status);
-        mc_rows_str(held, RES_REASON, reason);
-        mc_rows_str(held, RES_SETTLEMENT, settlement_id);
-        for (int k = 0; k < 5; k++)
-            mc_rows_int(held, RES_DEDUCTIBLE + k, amounts[k]);
-        mc_rows_str(held, RES_ANSWER, answer);
-        mc_rows_str(held, RES_REASON_TEXT, cr->reason_text);
-        mc_rows_next(held, cr->claim_id);
-    } else {
-        /* an undo's result, or one to undo: on its own, after the results held before */
-        if (mc_ctx_flush_rows(ctx, st->results) != MC_ERR_OK) {
-            err = MC_ERR_DB;
-            goto out;
-        }
+    /* held for the batch's end (RESULTS_SQL); a later read of this claim flushes it */
+    mc_rows_t *held = st->results;
+    mc_rows_str(held, RES_CLAIM, cr->claim_id);
+    mc_rows_str(held, RES_STATUS, status);
+    mc_rows_str(held, RES_REASON, reason);
+    mc_rows_str(held, RES_SETTLEMENT, settlement_id);
+    for (int k = 0; k < 5; k++)
+        mc_rows_int(held, RES_DEDUCTIBLE + k, amounts[k]);
+    mc_rows_str(held, RES_ANSWER, answer);
+    mc_rows_str(held, RES_REASON_TEXT, cr->reason_text);
+    mc_rows_next(held, cr->claim_id);
+    /* A rejected undo leaves the claim it was for free to be undone again: a statement of
+     * its own, since RESULTS_SQL may hold a row of that claim too. */
+    if (!accepted && !PQgetisnull(claim, row, 9)) {
         mc_params_init(&p);
-        mc_p_str(&p, cr->claim_id);
-        mc_p_str(&p, status);
-        mc_p_str(&p, reason);
-        mc_p_str(&p, settlement_id);
-        for (int k = 0; k < 5; k++)
-            mc_p_int(&p, amounts[k]);
-        mc_p_str(&p, answer);
-        mc_p_str(&p, cr->reason_text);
-        if (!mc_db_defer(db,
-                         "WITH c AS (UPDATE treating.claims SET status = $2, reason_code = $3, "
-                         "settlement_id = $4, deductible_fen = $5, fund_fen = $6, tier2_fen = $7, "
-                         "account_fen = $8, cash_fen = $9, resulted_at = now() "
-                         "WHERE claim_id = $1 RETURNING request_id, undoes), "
-                         /* a rejected undo leaves its claim free to be undone again */
-                         "u AS (UPDATE treating.claims SET undone_by = NULL WHERE $10 = 'REJECTED' "
-                         "AND claim_id = (SELECT undoes FROM c)) "
-                         "UPDATE treating.requests SET status = $10, reason_code = $3, "
-                         "reason_text = NULLIF($11, ''), replied_at = now(), answers = answers + 1 "
-                         "WHERE request_id = (SELECT request_id FROM c) AND status = 'PENDING'",
+        mc_p_str(&p, PQgetvalue(claim, row, 9));
+        if (!mc_db_defer(db, "UPDATE treating.claims SET undone_by = NULL WHERE claim_id = $1",
                          &p)) {
             err = MC_ERR_DB;
             goto out;
@@ -1436,6 +1415,10 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclea
     bool awaited = strcmp(PQgetvalue(claim, row, 11), "t") == 0;
     if (strcmp(PQgetvalue(claim, row, 10), "t") == 0 && accepted && settle) {
         PGresult *orig;
+        if (mc_ctx_flush_rows_holding(ctx, held, cr->claim_id) != MC_ERR_OK) {
+            err = MC_ERR_DB;
+            goto out;
+        }
         mc_params_init(&p);
         mc_p_str(&p, cr->claim_id);
         orig = mc_db_run(db, "SELECT " CLAIM_COLUMNS " FROM treating.claims WHERE claim_id = $1",
