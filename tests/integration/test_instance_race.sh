@@ -2,7 +2,8 @@
 # Two instances of the treating service race on one row: a request and its reversal,
 # keyed by their own request ids, arrive on partitions that different instances own
 # (partition 0 and the last: apart under the range and the round-robin assignors). A
-# trigger holds the instance that inserts the request for 5 s before it commits. The
+# trigger holds the instance that inserts the request for 2.5 s before it commits (half the
+# fixture's claim timeout, so that the request is still in flight when it commits). The
 # other instance's reversal finds no request and inserts a tombstone for it; a trigger
 # refuses the first such insert, so that the batch goes the careful way, message by
 # message, while the request is still held. There the tombstone waits on the held key and
@@ -50,7 +51,7 @@ drop_triggers
 sql "CREATE SEQUENCE public.test_race_once" >/dev/null
 sql "GRANT USAGE ON SEQUENCE public.test_race_once TO PUBLIC" >/dev/null
 sql "CREATE FUNCTION public.test_race_hold() RETURNS trigger LANGUAGE plpgsql AS \$\$
-BEGIN PERFORM pg_sleep(5); RETURN NULL; END \$\$" >/dev/null
+BEGIN PERFORM pg_sleep(2.5); RETURN NULL; END \$\$" >/dev/null
 sql "CREATE TRIGGER test_race_hold AFTER INSERT ON treating.requests FOR EACH ROW
      WHEN (NEW.request_id = '$req' AND NEW.request_hash <> '\\x') EXECUTE FUNCTION public.test_race_hold()" >/dev/null
 sql "CREATE FUNCTION public.test_race_refuse_once() RETURNS trigger LANGUAGE plpgsql AS \$\$
