@@ -66,9 +66,9 @@ static const param_t params[] = {
         "a broker never share groups)"),
     INT("batch.max.messages", batch_max, "500", 1, 100000,
         "most messages consumed and committed in one database transaction"),
-    INT("batch.timeout.ms", batch_timeout_ms, "0", 0, 60000,
-        "longest wait for more messages once a batch's first arrived (those already "
-        "fetched are always taken, so under load batches grow by themselves)"),
+    INT("batch.timeout.ms", batch_timeout_ms, "5", 0, 60000,
+        "longest wait for more messages once a batch's first arrived, only while the last "
+        "batch held more than one (those already fetched are always taken)"),
     INT("message.max.bytes", message_max, "1048576", 1024, 16777216,
         "largest message accepted from the bus; larger ones go to the dead-letter topic"),
     INT("treating.reply.timeout.ms", reply_timeout_ms, "30000", 100, 86400000,

@@ -2,7 +2,8 @@
  * The consume-apply-publish loop every service runs (DESIGN.md section 4). A service
  * supplies a handler per decoded message; this module does the rest:
  *
- *   poll a batch (what is fetched already, or waits batch.timeout.ms for more) -> BEGIN
+ *   poll a batch (what is fetched already; while traffic flows, up to batch.timeout.ms
+ *   more) -> BEGIN
  *   -> mark published what the broker acknowledged since the last batch -> decode every
  *   message and record their ids in the inbox -> let the service read ahead for the
  *   batch's new messages (prepare) -> per message: run the handler (duplicates go to
@@ -98,6 +99,10 @@ mc_service_t *mc_service_new(const mc_config_t *cfg, const mc_service_def_t *def
  * partition assignment (and every 5 s the lag) for /readyz and /metrics. Returns 0.
  */
 int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running);
+
+/* How long a batch waits for more messages once its first arrived: batch.timeout.ms
+ * (timeout_ms) when the last batch held more than one message, else 0. */
+int64_t mc_service_batch_wait_ms(int64_t timeout_ms, int last_batch);
 
 /* Flushes the producer, leaves the group, closes the database. NULL is a no-op. */
 void mc_service_destroy(mc_service_t *svc);

@@ -13,6 +13,7 @@
 #include <CUnit/Basic.h>
 
 #include "mc_config.h"
+#include "mc_service.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -121,6 +122,20 @@ static void test_refused_keeps_value(void)
     CU_ASSERT_FALSE(mc_config_serves(&cfg, "310000"));
 }
 
+/* batch.timeout.ms waits 5 ms by default, and only while the last batch held more than
+ * one message: a lone message at light load is not held. */
+static void test_batch_wait(void)
+{
+    mc_config_t cfg;
+    mc_config_defaults(&cfg);
+    CU_ASSERT_EQUAL(cfg.batch_timeout_ms, 5);
+    CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 0), 0);
+    CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 1), 0);
+    CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 2), 5);
+    CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 500), 5);
+    CU_ASSERT_EQUAL(mc_service_batch_wait_ms(0, 500), 0);
+}
+
 /* -o key=value: the broker password is refused there, whatever its spelling of blanks. */
 static void test_option(void)
 {
@@ -200,6 +215,7 @@ int main(void)
     if (s == NULL || !CU_add_test(s, "values by key", test_set) ||
         !CU_add_test(s, "a refused value keeps the old one", test_refused_keeps_value) ||
         !CU_add_test(s, "command-line options", test_option) ||
+        !CU_add_test(s, "the batch's wait for more messages", test_batch_wait) ||
         !CU_add_test(s, "configuration files", test_file)) {
         CU_cleanup_registry();
         return 2;
