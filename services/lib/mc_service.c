@@ -1276,8 +1276,8 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
             continue;
         }
         msgs[n++] = first;
-        int64_t deadline = mc_now_ms() + mc_service_batch_wait_ms(svc->cfg->batch_timeout_ms,
-                                                       svc->last_batch);
+        int64_t wait = mc_service_batch_wait_ms(svc->cfg->batch_timeout_ms, svc->last_batch);
+        int64_t deadline = mc_now_ms() + wait;
         while (n < max) {
             int64_t left = deadline - mc_now_ms();
             rd_kafka_message_t *m = rd_kafka_consumer_poll(svc->consumer, left > 0 ? (int)left : 0);
