@@ -166,7 +166,7 @@ rd_kafka_t *mc_bus_consumer(const mc_config_t *cfg, const char *group_id,
 }
 
 bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topics,
-                          char *errstr, size_t errstr_size)
+                          int partitions, char *errstr, size_t errstr_size)
 {
     bool ok = true;
     rd_kafka_NewTopic_t **nt = calloc((size_t)n_topics, sizeof(*nt));
@@ -175,8 +175,9 @@ bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topic
     if (!nt)
         abort();
     for (int i = 0; i < n_topics; i++) {
-        /* -1 partitions and replication: the broker's num.partitions and default factor */
-        nt[i] = rd_kafka_NewTopic_new(topics[i], -1, -1, errstr, errstr_size);
+        /* -1: the broker's num.partitions and default replication factor */
+        nt[i] = rd_kafka_NewTopic_new(topics[i], partitions > 0 ? partitions : -1, -1, errstr,
+                                      errstr_size);
         if (!nt[i]) {
             ok = false;
             goto out;

@@ -47,9 +47,10 @@ rd_kafka_t *mc_bus_consumer(const mc_config_t *cfg, const char *group_id,
                             const char *const *topics, int n_topics, char *errstr,
                             size_t errstr_size);
 
-/* Creates the topics that do not exist yet (partitions from the broker default). */
+/* Creates the topics that do not exist yet, with the given number of partitions (0: the
+ * broker's num.partitions), and waits until each has a leader for every partition. */
 bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topics,
-                          char *errstr, size_t errstr_size);
+                          int partitions, char *errstr, size_t errstr_size);
 
 /*
  * Fills a new message id into out[33]: 32 hex digits, the first 12 the milliseconds since

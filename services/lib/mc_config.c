@@ -61,6 +61,11 @@ static const param_t params[] = {
         "database role to connect as, whatever db.conninfo says (a service's own role, "
         "e.g. medclear_treating); empty: the conninfo's user"),
     STR("topic.prefix", topic_prefix, "mc", "prefix of every topic name"),
+    INT("topic.partitions", topic_partitions, "0", 0, 100000,
+        "partitions of each topic a medclear process creates because it is missing (0: the "
+        "broker's num.partitions); partitions are the unit of scale-out, since each instance "
+        "of a role takes whole partitions, and each partition a batch writes to costs one "
+        "produce request"),
     STR("group.id", group_id, "",
         "consumer group of the role (default: <topic.prefix>-<role>, so networks sharing "
         "a broker never share groups)"),
@@ -69,6 +74,10 @@ static const param_t params[] = {
     INT("batch.timeout.ms", batch_timeout_ms, "5", 0, 60000,
         "longest wait for more messages once a batch's first arrived, only while the last "
         "batch held more than one (those already fetched are always taken)"),
+    INT("batch.commit.interval.ms", commit_interval_ms, "1000", 0, 60000,
+        "the consumer's offsets are committed to the broker at most this often, after the "
+        "batches they cover committed in the database, and whenever the bus falls idle (0: "
+        "after every batch); a crash re-reads at most this much, which the inbox skips"),
     INT("message.max.bytes", message_max, "1048576", 1024, 16777216,
         "largest message accepted from the bus; larger ones go to the dead-letter topic"),
     INT("treating.reply.timeout.ms", reply_timeout_ms, "30000", 100, 86400000,

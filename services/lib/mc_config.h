@@ -31,9 +31,11 @@ typedef struct mc_config {
     char conninfo[512];      /* db.conninfo */
     char db_user[64];        /* db.user: overrides the conninfo's user */
     char topic_prefix[64];   /* topic.prefix */
+    int64_t topic_partitions;/* topic.partitions: of the topics created; 0 = the broker's */
     char group_id[128];      /* group.id: consumer group of this role */
     int64_t batch_max;       /* batch.max.messages */
     int64_t batch_timeout_ms;/* batch.timeout.ms */
+    int64_t commit_interval_ms;/* batch.commit.interval.ms: 0 = offsets after every batch */
     int64_t message_max;     /* message.max.bytes accepted from the bus */
     int64_t reply_timeout_ms;/* treating.reply.timeout.ms */
     int64_t claim_timeout_ms;/* treating.claim.timeout.ms */

@@ -10,7 +10,8 @@
  *   the duplicate handler), which writes state and outgoing messages -> write what the
  *   handlers aggregated in memory (hot rows, once per batch) -> COMMIT -> hand
  *   the outbox rows to the idempotent producer without waiting for the broker (the next
- *   batch is applied while this one travels) -> commit Kafka offsets.
+ *   batch is applied while this one travels) -> commit Kafka offsets (at most every
+ *   batch.commit.interval.ms while traffic flows, and when the bus falls idle).
  *
  * A message the handler cannot process (bad bytes, a database error of its own) is
  * rolled back alone and sent to the dead-letter topic; the partition keeps moving.

@@ -984,7 +984,8 @@ static bool open_bus(load_t *L)
                 break;
             }
     memmove(tp + n, tp + MC_MAX_REGIONS, (size_t)n * sizeof(tp[0]));
-    if (!mc_bus_ensure_topics(L->producer, tp, 2 * n, err, sizeof(err))) {
+    if (!mc_bus_ensure_topics(L->producer, tp, 2 * n, (int)L->cfg->topic_partitions, err,
+                              sizeof(err))) {
         fprintf(stderr, "medclear: %s\n", err);
         return false;
     }

@@ -420,7 +420,8 @@ int tool_submit(const mc_config_t *cfg, int argc, char **argv)
         const char *tp[MC_MAX_REGIONS];
         for (int j = 0; j < n_topics; j++)
             tp[j] = topics[j];
-        if (!mc_bus_ensure_topics(producer, tp, n_topics, err, sizeof(err))) {
+        if (!mc_bus_ensure_topics(producer, tp, n_topics, (int)cfg->topic_partitions, err,
+                                  sizeof(err))) {
             fprintf(stderr, "medclear: %s\n", err);
             goto out;
         }

@@ -16,7 +16,8 @@
 # PostgreSQL fsync and synchronous_commit) and the machine's core count, and medclear's
 # throughput as a fraction of the ceiling. MC_BENCH_COUNT=20000 MC_BENCH_RATE_SECONDS=10
 # gives a quick run. The requests come from MC_BENCH_PERSONS (default 100,000) insured
-# persons added to the sample network (tests/bench/population.sql).
+# persons added to the sample network (tests/bench/population.sql). The topics have
+# MC_BENCH_PARTITIONS partitions (default 1).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 cd "$ROOT"
@@ -24,8 +25,9 @@ COUNT=${MC_BENCH_COUNT:-1000000}
 RATE_SECONDS=${MC_BENCH_RATE_SECONDS:-60}
 WINDOW_CLAIMS=${MC_BENCH_WINDOW_CLAIMS:-1000000}
 PERSONS=${MC_BENCH_PERSONS:-100000}
+PARTITIONS=${MC_BENCH_PARTITIONS:-1}
 BUILD="${MC_BUILD_DIR:-$ROOT/build}"
-[[ $COUNT =~ ^[0-9]+$ && $RATE_SECONDS =~ ^[0-9]+$ && $WINDOW_CLAIMS =~ ^[0-9]+$ && $PERSONS =~ ^[0-9]+$ ]] || { echo "bench: counts must be numbers" >&2; exit 2; }
+[[ $COUNT =~ ^[0-9]+$ && $RATE_SECONDS =~ ^[0-9]+$ && $WINDOW_CLAIMS =~ ^[0-9]+$ && $PERSONS =~ ^[0-9]+$ && $PARTITIONS =~ ^[0-9]+$ ]] || { echo "bench: counts must be numbers" >&2; exit 2; }
 
 deploy/infra.sh install >/dev/null
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -38,6 +40,10 @@ export MEDCLEAR_KAFKA_BOOTSTRAP_SERVERS="$MC_KAFKA_BROKERS"
 export MEDCLEAR_TOPIC_PREFIX="bench$(date +%s)"
 export MEDCLEAR_TREATING_CLAIM_TIMEOUT_MS=600000 # a benchmark measures, it does not time out
 export MEDCLEAR_METRICS_PORT=0
+# One partition a topic, as a network of one instance a role would be deployed: each
+# partition a batch writes to costs the broker a produce request (librdkafka sends one
+# partition per request), and a partition more than there are instances buys nothing.
+export MEDCLEAR_TOPIC_PARTITIONS=$PARTITIONS
 export MC_RUN_DIR="$MC_STATE_DIR/bench"
 export MC_BUILD_DIR="$BUILD"
 medclear() { "$BUILD/services/tool/medclear" -c deploy/config/medclear.conf "$@"; }

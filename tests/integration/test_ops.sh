@@ -226,6 +226,20 @@ standby=""
 check "log.format other than logfmt or json is refused" 2 \
   "$("$MC_BUILD_DIR/services/treating/medclear-treating" -o log.format=xml --dump-config >/dev/null 2>&1; echo $?)"
 
+# ---- partitions of the topics a process creates -----------------------------------------
+# topic.partitions sets them (0: the broker's num.partitions); nothing consumes this
+# prefix, so the wait for the reply times out.
+parts_of() { kcat -L -b "$MC_KAFKA_BROKERS" -t "$1" 2>/dev/null | grep -c 'partition [0-9]*, leader' || true; }
+mc -o "topic.prefix=$P-parts3" -o topic.partitions=3 submit --wait --timeout-ms 200 \
+  "$ROOT/deploy/sample/claims/3-emergency-outpatient.claim" >/dev/null 2>&1 || true
+check "topic.partitions 3: the reply topic submit created has 3 partitions" 3 "$(parts_of "$P-parts3.reply.330000")"
+mc -o "topic.prefix=$P-parts0" submit --wait --timeout-ms 200 \
+  "$ROOT/deploy/sample/claims/3-emergency-outpatient.claim" >/dev/null 2>&1 || true
+check "topic.partitions 0: the broker's num.partitions" "$(eval "$("$ROOT/deploy/infra.sh" env)"; sed -n 's/^num.partitions=//p' "$MC_STATE_DIR/kafka/server.properties")" \
+  "$(parts_of "$P-parts0.reply.330000")"
+check "topic.partitions below 0 is refused, naming the key" "medclear: topic.partitions: -1 is outside 0..100000" \
+  "$(mc -o topic.partitions=-1 window list 2>&1 >/dev/null)"
+
 # ---- sample configurations and systemd units ------------------------------------------
 for r in treating insuring clearing; do
   bin="$MC_BUILD_DIR/services/$r/medclear-$r"

@@ -136,6 +136,24 @@ static void test_batch_wait(void)
     CU_ASSERT_EQUAL(mc_service_batch_wait_ms(0, 500), 0);
 }
 
+/* Offsets are committed at most every second while traffic flows; the topics a process
+ * creates get the broker's partition count unless topic.partitions says otherwise. */
+static void test_commit_and_partitions(void)
+{
+    mc_config_t cfg;
+    char err[256];
+    mc_config_defaults(&cfg);
+    CU_ASSERT_EQUAL(cfg.commit_interval_ms, 1000);
+    CU_ASSERT_EQUAL(cfg.topic_partitions, 0);
+    CU_ASSERT_TRUE(mc_config_set_option(&cfg, "topic.partitions=1", err, sizeof(err)));
+    CU_ASSERT_EQUAL(cfg.topic_partitions, 1);
+    CU_ASSERT_TRUE(mc_config_set_option(&cfg, "batch.commit.interval.ms=0", err, sizeof(err)));
+    CU_ASSERT_EQUAL(cfg.commit_interval_ms, 0);
+    CU_ASSERT_FALSE(mc_config_set_option(&cfg, "batch.commit.interval.ms=60001", err, sizeof(err)));
+    CU_ASSERT_STRING_EQUAL(err, "batch.commit.interval.ms: 60001 is outside 0..60000");
+    CU_ASSERT_EQUAL(cfg.commit_interval_ms, 0);
+}
+
 /* -o key=value: the broker password is refused there, whatever its spelling of blanks. */
 static void test_option(void)
 {
@@ -216,6 +234,7 @@ int main(void)
         !CU_add_test(s, "a refused value keeps the old one", test_refused_keeps_value) ||
         !CU_add_test(s, "command-line options", test_option) ||
         !CU_add_test(s, "the batch's wait for more messages", test_batch_wait) ||
+        !CU_add_test(s, "offsets commit interval and topic partitions", test_commit_and_partitions) ||
         !CU_add_test(s, "configuration files", test_file)) {
         CU_cleanup_registry();
         return 2;
