@@ -101,7 +101,12 @@ rd_kafka_t *mc_bus_producer_with(const mc_config_t *cfg, mc_bus_delivery_fn *dr,
         "bootstrap.servers", "127.0.0.1:19092",
         "enable.idempotence", "true",
         "acks", "all",
-        "linger.ms", "2",
+        /* A service produces a batch's messages together once its transaction commits:
+         * the first leaves at once and the rest follow in the next request or two, while
+         * a linger would hold every hop. At 1,000 requests/s offered, 0 against 2 ms:
+         * p50 61-64 against 69-73 ms over five hops; as fast as possible about 4% fewer
+         * requests a second, the broker's CPU up by a few hundredths of a core. */
+        "linger.ms", "0",
         "compression.type", "lz4",
         "message.max.bytes", "4194304",
         NULL,
