@@ -1230,14 +1230,6 @@ static void count_batch(mc_service_t *svc, rd_kafka_message_t **msgs, int n)
 }
 
 /*
- * How long a batch whose first message arrived waits for more (messages already fetched
- * are always taken). Only while traffic flows, when the last batch held more than one
- * message, as PostgreSQL's commit_delay waits only with commit_siblings at work: fewer,
- * larger transactions and offset commits then cut the CPU of every hop and the queues
- * behind it, while a lone message at light load goes at once. See README, "Load and
- * faults", for the figures.
- */
-/*
  * Commits the consumer's position: every message polled so far was applied by a batch
  * that committed in the database. Waited for, at most every batch.commit.interval.ms
  * while traffic flows and as soon as the bus falls idle, not after every batch: each
@@ -1260,6 +1252,14 @@ static void commit_offsets(mc_service_t *svc)
     svc->next_commit = mc_now_ms() + svc->cfg->commit_interval_ms;
 }
 
+/*
+ * How long a batch whose first message arrived waits for more (messages already fetched
+ * are always taken). Only while traffic flows, when the last batch held more than one
+ * message, as PostgreSQL's commit_delay waits only with commit_siblings at work: fewer,
+ * larger transactions and offset commits then cut the CPU of every hop and the queues
+ * behind it, while a lone message at light load goes at once. See README, "Load and
+ * faults", for the figures.
+ */
 int64_t mc_service_batch_wait_ms(int64_t timeout_ms, int last_batch)
 {
     return last_batch > 1 ? timeout_ms : 0;
