@@ -105,7 +105,7 @@ rd_kafka_t *mc_bus_producer_with(const mc_config_t *cfg, mc_bus_delivery_fn *dr,
          * the first leaves at once and the rest follow in the next request or two, while
          * a linger would hold every hop. At 1,000 requests/s offered, 0 against 2 ms:
          * p50 61-64 against 69-73 ms over five hops; as fast as possible about 4% fewer
-         * requests a second, the broker's CPU up by a few hundredths of a core. */
+         * settlements a second; at 1,000/s the broker used 0.04-0.07 of a core more. */
         "linger.ms", "0",
         "compression.type", "lz4",
         "message.max.bytes", "4194304",

@@ -1256,9 +1256,9 @@ static void commit_offsets(mc_service_t *svc)
  * How long a batch whose first message arrived waits for more (messages already fetched
  * are always taken). Only while traffic flows, when the last batch held more than one
  * message, as PostgreSQL's commit_delay waits only with commit_siblings at work: fewer,
- * larger transactions and offset commits then cut the CPU of every hop and the queues
- * behind it, while a lone message at light load goes at once. See README, "Load and
- * faults", for the figures.
+ * larger transactions then cut the CPU of every hop and the queues behind it, while a
+ * lone message at light load goes at once. See README, "Load and faults", for the
+ * figures.
  */
 int64_t mc_service_batch_wait_ms(int64_t timeout_ms, int last_batch)
 {
