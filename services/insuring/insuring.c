@@ -29,9 +29,10 @@
 /*
  * The settlement rows of a batch's claims, accepted or not: written by the flush hook in
  * one statement for the batch, not one per claim, each held by its claim id. The check
- * for a claim adjudicated before writes them first when it asks for a held one, and an
- * undo (which reads and changes the settlement it undoes) always writes them first, so
- * every statement still sees what the claims before it wrote.
+ * for a claim adjudicated before writes them first when it asks for a held one, and so
+ * does an undo (which reads and changes the settlement it undoes) when it names a held
+ * one (each settled row is held by its settlement id too), so every statement still sees
+ * what the claims before it wrote.
  */
 enum {
     SET_CLAIM_ID,
@@ -273,6 +274,21 @@ static person_ahead_t *person_ahead(insuring_state_t *st, const char *person_id)
         return NULL;
     person_ahead_t key = {.id = (char *)person_id};
     return bsearch(&key, st->persons, (size_t)st->n_persons, sizeof(key), compare_persons);
+}
+
+/* Whether the batch's claims spent on the person (accumulators or account) what
+ * write_spent() has not written yet. */
+static bool spent_pending(insuring_state_t *st, const char *person_id)
+{
+    const person_ahead_t *pa = person_ahead(st, person_id);
+    if (!pa)
+        return false;
+    if (pa->drawn != 0)
+        return true;
+    for (int k = pa->first_accum; k >= 0; k = st->accums[k].next)
+        if (st->accums[k].touched)
+            return true;
+    return false;
 }
 
 /* The accumulator key (person, year, cap group) of a claim, added when new. */
@@ -965,6 +981,8 @@ static mc_err_t record(mc_msg_ctx_t *ctx, mc_rows_t *rows, const Medclear__Claim
                 settled ? (o->scope == MC_DED_PER_YEAR ? "PER_YEAR" : "PER_VISIT") : NULL);
     mc_rows_str(rows, SET_UNDOES, settled && o->undoes[0] ? o->undoes : NULL);
     mc_rows_next(rows, c->claim_id);
+    if (settled) /* an undo names it so */
+        mc_rows_key(rows, o->settlement_id);
     /* A settled claim books its fund expense, owed to the treating region. */
     if (settled) {
         char dr[96], cr[96]; /* the region was checked against the envelope's */
@@ -1033,10 +1051,12 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear
     o.reason = mc_msg_check_claim(c, o.text, sizeof(o.text));
     bool is_undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
     /* An undo reads and changes the settlement it undoes, which may be the batch's, and
-     * the person's accumulators and account: what the batch spent is written first, and
-     * the batch's later claims of the person read them again. */
+     * the person's accumulators and account: what the batch holds of them is written
+     * first (rare: the agency learns a settlement id from the reply sent after its
+     * batch), and the batch's later claims of the person read them again. */
     if (o.reason == MC_OK && is_undo) {
-        if (write_spent(ctx, st) != MC_ERR_OK || mc_ctx_flush_rows(ctx, rows) != MC_ERR_OK ||
+        if ((spent_pending(st, c->person_id) && write_spent(ctx, st) != MC_ERR_OK) ||
+            mc_ctx_flush_rows_holding(ctx, rows, c->settlement_id) != MC_ERR_OK ||
             undo(db, c, &o) != MC_ERR_OK)
             return MC_ERR_DB;
         person_ahead_t *pa = person_ahead(st, c->person_id);

@@ -417,18 +417,24 @@ void mc_db_mark_written(const PGresult *res, int col, const char *const *keys, i
 
 bool mc_db_broken(PGconn *db) { return PQstatus(db) != CONNECTION_OK; }
 
+/* Room for need bytes in *buf of *cap (doubled from first until it fits). */
+static void *reserve(void *buf, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap)
+        return buf;
+    size_t more = *cap ? *cap : first;
+    while (need > more)
+        more *= 2;
+    void *b = realloc(buf, more);
+    if (!b)
+        abort();
+    *cap = more;
+    return b;
+}
+
 static void array_put(mc_array_t *a, const char *s, size_t n)
 {
-    if (a->len + n + 3 > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        while (a->len + n + 3 > cap)
-            cap *= 2;
-        char *b = realloc(a->buf, cap);
-        if (!b)
-            abort();
-        a->buf = b;
-        a->cap = cap;
-    }
+    a->buf = reserve(a->buf, &a->cap, a->len + n + 3, 256);
     memcpy(a->buf + a->len, s, n);
     a->len += n;
     a->buf[a->len] = '\0';
@@ -478,6 +484,68 @@ const char *mc_array_text(mc_array_t *a)
 }
 
 void mc_array_free(mc_array_t *a)
+{
+    free(a->buf);
+    memset(a, 0, sizeof(*a));
+}
+
+/* The header of a one-dimensional array: dimensions, null flag, element type, then the
+ * length and lower bound of the one dimension; every integer big-endian. */
+#define BYTES_ARRAY_HEADER 20
+#define BYTEA_OID 17
+
+static void put_be32(uint8_t *at, uint32_t v)
+{
+    at[0] = (uint8_t)(v >> 24);
+    at[1] = (uint8_t)(v >> 16);
+    at[2] = (uint8_t)(v >> 8);
+    at[3] = (uint8_t)v;
+}
+
+static void bytes_put(mc_bytes_array_t *a, const void *data, size_t n)
+{
+    a->buf = reserve(a->buf, &a->cap, a->len + n, 1024);
+    if (n)
+        memcpy(a->buf + a->len, data, n);
+    a->len += n;
+}
+
+void mc_bytes_array_init(mc_bytes_array_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    uint8_t header[BYTES_ARRAY_HEADER] = {0};
+    bytes_put(a, header, sizeof(header)); /* filled in by mc_p_bytes_array() */
+}
+
+void mc_bytes_array_add(mc_bytes_array_t *a, const void *data, size_t len)
+{
+    uint8_t size[4];
+    if (len > INT32_MAX)
+        abort(); /* a value beyond 2 GB: no message gets near it */
+    put_be32(size, data ? (uint32_t)len : UINT32_MAX); /* -1: NULL */
+    bytes_put(a, size, sizeof(size));
+    if (data)
+        bytes_put(a, data, len);
+    else
+        a->has_null = true;
+    a->n++;
+}
+
+void mc_p_bytes_array(mc_params_t *p, mc_bytes_array_t *a)
+{
+    if (a->len > INT32_MAX)
+        abort(); /* libpq takes an int length; the batches stay far below */
+    /* An empty array has no dimensions (the server refuses a dimension of length 0 with
+     * a lower bound). */
+    put_be32(a->buf, a->n ? 1 : 0);
+    put_be32(a->buf + 4, a->has_null ? 1 : 0);
+    put_be32(a->buf + 8, BYTEA_OID);
+    put_be32(a->buf + 12, (uint32_t)a->n);
+    put_be32(a->buf + 16, 1);
+    add(p, (const char *)a->buf, (int)(a->n ? a->len : 12), 1);
+}
+
+void mc_bytes_array_free(mc_bytes_array_t *a)
 {
     free(a->buf);
     memset(a, 0, sizeof(*a));

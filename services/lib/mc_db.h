@@ -105,6 +105,27 @@ void mc_array_str(mc_array_t *a, const char *s); /* NULL: an SQL NULL element */
 const char *mc_array_text(mc_array_t *a);
 void mc_array_free(mc_array_t *a);
 
+/*
+ * Builder of a bytea[] parameter in PostgreSQL's binary array format (array_recv), for a
+ * column of long binary values such as the outbox's payloads: the bytes go as they are,
+ * with no hex text to write here or to parse there (a text array literal doubles each
+ * payload and has the server scan it character by character). The statement must name
+ * the parameter's type as bytea[].
+ */
+typedef struct mc_bytes_array {
+    uint8_t *buf; /* the header, then each element's length and bytes */
+    size_t len, cap;
+    int n;
+    bool has_null;
+} mc_bytes_array_t;
+
+void mc_bytes_array_init(mc_bytes_array_t *a);
+void mc_bytes_array_add(mc_bytes_array_t *a, const void *data, size_t len); /* NULL: SQL NULL */
+/* Completes the header and appends the array to p as a binary parameter; a must outlive
+ * p's use and not change meanwhile. */
+void mc_p_bytes_array(mc_params_t *p, mc_bytes_array_t *a);
+void mc_bytes_array_free(mc_bytes_array_t *a);
+
 /* Forgets the statements prepared on db (after PQreset() or before PQfinish()). */
 void mc_db_forget(const PGconn *db);
 

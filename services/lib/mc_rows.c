@@ -79,6 +79,13 @@ void mc_rows_next(mc_rows_t *rows, const char *key)
         key_add(rows, key);
 }
 
+void mc_rows_key(mc_rows_t *rows, const char *key)
+{
+    if (rows->n == 0)
+        abort(); /* no row to name */
+    key_add(rows, key);
+}
+
 bool mc_rows_holds(const mc_rows_t *rows, const char *key)
 {
     return rows->n_keys > 0 && rows->key[key_slot(rows, key)] != NULL;

@@ -38,6 +38,10 @@ void mc_rows_int(mc_rows_t *rows, int col, int64_t v);
 /* The row being added is complete; key is what a later read may ask for it by. */
 void mc_rows_next(mc_rows_t *rows, const char *key);
 
+/* One more key of the row last completed, for a read that asks for it by another name
+ * (a held result by its settlement id as well as its claim id). */
+void mc_rows_key(mc_rows_t *rows, const char *key);
+
 /* Whether a row added and not yet flushed or forgotten has key. */
 bool mc_rows_holds(const mc_rows_t *rows, const char *key);
 

@@ -61,7 +61,8 @@ struct mc_service {
     char dlq_topic[128];
     pending_t *pending;
     int n_pending, cap_pending;
-    int n_written; /* pending[0 .. n_written) are in the outbox table already */
+    int n_written; /* pending[0 .. n_written) are in the outbox table already; after it,
+                    * those read back from it (a resend) have their id too */
     mc_ledger_t *ledger; /* the entries of the batch's handlers, posted before its outbox */
     flight_t *flights; /* in the order produced */
     int n_flights, cap_flights;
@@ -126,7 +127,8 @@ static pending_t *pending_add(mc_service_t *svc)
 static void pending_from_row(mc_service_t *svc, const PGresult *res, int row, int64_t range)
 {
     pending_t *p = pending_add(svc);
-    svc->n_written = svc->n_pending; /* only ever read back after outbox_flush() */
+    if (svc->n_written == svc->n_pending - 1)
+        svc->n_written = svc->n_pending;
     p->id = mc_db_int(res, row, 0);
     p->range = range ? range : p->id;
     snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, row, 1));
@@ -155,19 +157,6 @@ static void pending_truncate(mc_service_t *svc, int n)
         svc->n_written = n;
 }
 
-/* Hex text of bytes for a bytea[] element ("\\x..."), appended to a. */
-static void array_bytea(mc_array_t *a, const uint8_t *data, size_t len)
-{
-    char *text = malloc(2 * len + 3);
-    if (!text)
-        abort();
-    text[0] = '\\';
-    text[1] = 'x';
-    mc_hex(text + 2, data, len);
-    mc_array_str(a, text);
-    free(text);
-}
-
 /*
  * Writes the outbox rows not written yet in one statement (multi-row, through unnest)
  * and gives each its id, and the range of outbox_unpublished that covers it (one per
@@ -176,30 +165,45 @@ static void array_bytea(mc_array_t *a, const uint8_t *data, size_t len)
  */
 static bool outbox_flush(mc_service_t *svc)
 {
-    int from = svc->n_written, n = svc->n_pending - from;
-    if (n == 0)
+    int from = svc->n_written, n = 0;
+    for (int i = from; i < svc->n_pending; i++)
+        n += svc->pending[i].id == 0;
+    if (n == 0) {
+        svc->n_written = svc->n_pending;
         return true;
-    mc_array_t col[7];
-    for (int c = 0; c < 7; c++)
+    }
+    /* the statement's parameters in order: cause, topic, key, payload, reason, detail,
+     * source; the payloads go in binary */
+    enum { CAUSE, TOPIC, KEY, REASON, DETAIL, SOURCE, TEXT_COLS };
+    mc_array_t col[TEXT_COLS];
+    mc_bytes_array_t payloads;
+    for (int c = 0; c < TEXT_COLS; c++)
         mc_array_init(&col[c]);
+    mc_bytes_array_init(&payloads);
     for (int i = from; i < svc->n_pending; i++) {
         const pending_t *p = &svc->pending[i];
+        if (p->id != 0)
+            continue; /* read back from the outbox: written already */
         bool dead = p->reason[0] != '\0';
-        mc_array_str(&col[0], p->cause[0] ? p->cause : NULL);
-        mc_array_str(&col[1], p->topic);
-        mc_array_str(&col[2], p->key);
-        array_bytea(&col[3], p->payload, p->len);
-        mc_array_str(&col[4], dead ? p->reason : NULL);
-        mc_array_str(&col[5], dead ? p->detail : NULL);
-        mc_array_str(&col[6], dead ? p->source : NULL);
+        mc_array_str(&col[CAUSE], p->cause[0] ? p->cause : NULL);
+        mc_array_str(&col[TOPIC], p->topic);
+        mc_array_str(&col[KEY], p->key);
+        mc_bytes_array_add(&payloads, p->payload, p->len);
+        mc_array_str(&col[REASON], dead ? p->reason : NULL);
+        mc_array_str(&col[DETAIL], dead ? p->detail : NULL);
+        mc_array_str(&col[SOURCE], dead ? p->source : NULL);
     }
     mc_params_t prm;
     mc_params_init(&prm);
-    for (int c = 0; c < 7; c++)
+    for (int c = 0; c < TEXT_COLS; c++) {
+        if (c == REASON)
+            mc_p_bytes_array(&prm, &payloads);
         mc_p_str(&prm, mc_array_text(&col[c]));
+    }
     PGresult *res = mc_db_run(svc->db, svc->sql_outbox_insert, &prm);
-    for (int c = 0; c < 7; c++)
+    for (int c = 0; c < TEXT_COLS; c++)
         mc_array_free(&col[c]);
+    mc_bytes_array_free(&payloads);
     if (!res)
         return false;
     if (PQntuples(res) != n) {
@@ -221,11 +225,13 @@ static bool outbox_flush(mc_service_t *svc)
             ids[j - 1] = t;
         }
     int64_t first = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0, k = from; i < n; i++, k++) {
         if (i == 0 || ids[i] / RANGE_IDS != ids[i - 1] / RANGE_IDS)
             first = ids[i];
-        svc->pending[from + i].id = ids[i];
-        svc->pending[from + i].range = first;
+        while (svc->pending[k].id != 0)
+            k++;
+        svc->pending[k].id = ids[i];
+        svc->pending[k].range = first;
     }
     free(ids);
     svc->n_written = svc->n_pending;
@@ -337,6 +343,23 @@ mc_err_t mc_ctx_flush_rows_holding(mc_msg_ctx_t *ctx, mc_rows_t *rows, const cha
     return mc_rows_holds(rows, key) ? mc_ctx_flush_rows(ctx, rows) : MC_ERR_OK;
 }
 
+/*
+ * Whether a row queued and not yet written could be the one mc_ctx_reemit() sends again
+ * (the newest first send of topic and key): only then must the outbox be written before
+ * the statement that reads it. Resent duplicates are a few percent of a busy intake, and
+ * a write for each split the batch's outbox rows into many statements.
+ */
+static bool pending_unwritten(const mc_service_t *svc, const char *topic, const char *key)
+{
+    for (int i = svc->n_written; i < svc->n_pending; i++) {
+        const pending_t *p = &svc->pending[i];
+        if (p->id == 0 && p->reason[0] == '\0' && strcmp(p->key, key) == 0 &&
+            strcmp(p->topic, topic) == 0)
+            return true;
+    }
+    return false;
+}
+
 mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bool *found)
 {
     mc_service_t *svc = ctx->svc;
@@ -345,7 +368,7 @@ mc_err_t mc_ctx_reemit(mc_msg_ctx_t *ctx, const char *topic, const char *key, bo
     mc_p_str(&prm, topic);
     mc_p_str(&prm, key);
     mc_p_str(&prm, ctx->message_id);
-    if (!outbox_flush(svc)) /* the row to send again may be of this very batch */
+    if (pending_unwritten(svc, topic, key) && !outbox_flush(svc))
         return MC_ERR_DB;
     PGresult *res = mc_db_run(svc->db, svc->sql_outbox_reemit, &prm);
     if (!res)

@@ -1014,7 +1014,8 @@ static mc_err_t on_cancel(mc_msg_ctx_t *ctx, treating_state_t *st,
     const Medclear__SettlementRequest *req = env->request;
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     char text[256];
-    if (flush_held(ctx, st) != MC_ERR_OK) /* the claim to undo may be the batch's */
+    /* The claim to undo may have its result in the batch: the settlement id is its. */
+    if (mc_ctx_flush_rows_holding(ctx, st->results, req->settlement_id) != MC_ERR_OK)
         return MC_ERR_DB;
     if (!mc_valid_id(req->settlement_id, MC_ID_MAX))
         return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
@@ -1060,7 +1061,10 @@ static mc_err_t on_reverse(mc_msg_ctx_t *ctx, treating_state_t *st,
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     PGconn *db = mc_ctx_db(ctx);
     const char *orig_id = req->original_request_id;
-    if (flush_held(ctx, st) != MC_ERR_OK) /* the request to undo may be the batch's */
+    /* The request to undo may be the batch's, or have its result in it (a claim with a
+     * request has the request's id). */
+    if ((mc_rows_holds(st->rows, orig_id) || mc_rows_holds(st->results, orig_id)) &&
+        flush_held(ctx, st) != MC_ERR_OK)
         return MC_ERR_DB;
     if (!mc_valid_id(orig_id, MC_ID_MAX))
         return answer_request(ctx, env, region, body, body_len, MC_R_BAD_REQUEST,
@@ -1389,6 +1393,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, treating_state_t *st, const Medclea
     mc_rows_str(held, RES_ANSWER, answer);
     mc_rows_str(held, RES_REASON_TEXT, cr->reason_text);
     mc_rows_next(held, cr->claim_id);
+    if (settlement_id) /* a CANCEL names the claim by it */
+        mc_rows_key(held, settlement_id);
     /* A rejected undo leaves the claim it was for free to be undone again: a statement of
      * its own, since RESULTS_SQL may hold a row of that claim too. */
     if (!accepted && !PQgetisnull(claim, row, 9)) {

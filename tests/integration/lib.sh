@@ -122,6 +122,32 @@ inpatient_claims() {
     }' "$3" >"$4"
 }
 
+# ids_on_one_partition TOPIC STEM N: N request ids STEM0000, STEM0001, ... that all fall
+# on the partition of TOPIC where the first does (by CRC-32, librdkafka's partitioner), so
+# that messages keyed by them wait there in the order sent.
+ids_on_one_partition() {
+  local parts
+  parts=$(kcat -L -b "$MC_KAFKA_BROKERS" -t "$1" 2>/dev/null | grep -c 'partition [0-9]*, leader')
+  python3 - "$parts" "$2" "$3" <<'PY'
+import sys, zlib
+parts, stem, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+part = lambda s: zlib.crc32(s.encode()) % parts
+ids = [stem + "%04d" % k for k in range(10000)]
+print(" ".join([i for i in ids if part(i) == part(ids[0])][:n]))
+PY
+}
+
+# outpatient_request REQUEST_ID FILE [FIELD...]: a request of region 330000 (medclear
+# submit format) for a CT scan of 120 yuan, with FIELDs added (kind, original ids).
+outpatient_request() {
+  local id=$1 file=$2
+  shift 2
+  printf '%s\n' "request_id = $id" "treating_region = 330000" "hospital = H33000000001" \
+    "person = P340000000003" "insuring_region = 340000" "visit_type = OUTPATIENT" \
+    "visit_date = 2026-11-20" "line = 1, 002101000010000, CT scan single site, 1000, 12000" \
+    "$@" >"$file"
+}
+
 finish() {
   echo "$((CHECKS - FAILS)) passed, $FAILS failed"
   [[ $FAILS -eq 0 && $CHECKS -gt 0 ]]

@@ -36,16 +36,8 @@ print(next(i for i in ids if part(i) == 0), next(i for i in ids if part(i) == pa
 PY
 )"
 
-claim() { # claim REQUEST_ID FILE [FIELD...]
-  local id=$1 file=$2
-  shift 2
-  printf '%s\n' "request_id = $id" "treating_region = 330000" "hospital = H33000000001" \
-    "person = P340000000003" "insuring_region = 340000" "visit_type = OUTPATIENT" \
-    "visit_date = 2026-11-20" "line = 1, 002101000010000, CT scan single site, 1000, 12000" \
-    "$@" >"$file"
-}
-claim "$req" "$dir/req.claim"
-claim "$rev" "$dir/rev.claim" "kind = REVERSE" "original_request_id = $req"
+outpatient_request "$req" "$dir/req.claim"
+outpatient_request "$rev" "$dir/rev.claim" "kind = REVERSE" "original_request_id = $req"
 
 drop_triggers
 sql "CREATE SEQUENCE public.test_race_once" >/dev/null

@@ -6,7 +6,8 @@
  * PREPARE that fails inside a pipeline is not remembered as prepared. Each case works in
  * a temporary table of its own session. Which failures are races lost to another
  * transaction (mc_db_lost_race()). Also against the server: the array literals of
- * multi-row writes (mc_array) carry any text, and a batch's ledger entries (mc_ledger.c)
+ * multi-row writes (mc_array) carry any text, binary bytea arrays (mc_bytes_array) any
+ * bytes, and a batch's ledger entries (mc_ledger.c)
  * post as the entries they are, checked by the ledger's own constraints.
  */
 #include <CUnit/Basic.h>
@@ -186,6 +187,66 @@ static void test_array_text_round_trip(void)
     PQclear(res);
 }
 
+/* A bytea[] in binary (mc_bytes_array): the server reads back every value byte for byte,
+ * a NULL as NULL and an empty value as empty; an array of none is empty. The type the
+ * statement names is checked by the server against the one in the array's header. */
+static void test_bytes_array_round_trip(void)
+{
+    enum { LONG = 100000 };
+    uint8_t *big = malloc(LONG);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    for (int i = 0; i < LONG; i++)
+        big[i] = (uint8_t)(i * 7 + i / 256);
+    static const uint8_t raw[] = {0x00, 0x5c, 0x22, 0xff, 0x7b, 0x2c};
+    mc_bytes_array_t a;
+    mc_bytes_array_init(&a);
+    mc_bytes_array_add(&a, raw, sizeof(raw));
+    mc_bytes_array_add(&a, NULL, 0);
+    mc_bytes_array_add(&a, "", 0);
+    mc_bytes_array_add(&a, big, LONG);
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_bytes_array(&p, &a);
+    PGresult *res = mc_db_run(db,
+                              "SELECT encode(b, 'hex'), b IS NULL, length(b), md5(b) "
+                              "FROM unnest($1::bytea[]) WITH ORDINALITY u(b, n) ORDER BY n",
+                              &p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+    CU_ASSERT_EQUAL_FATAL(PQntuples(res), 4);
+    CU_ASSERT_STRING_EQUAL(PQgetvalue(res, 0, 0), "005c22ff7b2c");
+    CU_ASSERT_STRING_EQUAL(PQgetvalue(res, 1, 1), "t");
+    CU_ASSERT_STRING_EQUAL(PQgetvalue(res, 2, 1), "f");
+    CU_ASSERT_STRING_EQUAL(PQgetvalue(res, 2, 2), "0");
+    CU_ASSERT_EQUAL(mc_db_int(res, 3, 2), LONG);
+    PQclear(res);
+    /* the long value's digest, from the same bytes sent as one bytea parameter */
+    mc_params_init(&p);
+    mc_p_bytes(&p, big, LONG);
+    mc_p_bytes_array(&p, &a);
+    res = mc_db_run(db, "SELECT md5($1::bytea) = md5(($2::bytea[])[4])", &p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+    CU_ASSERT_STRING_EQUAL(PQgetvalue(res, 0, 0), "t");
+    PQclear(res);
+    mc_bytes_array_free(&a);
+    free(big);
+
+    mc_bytes_array_init(&a);
+    mc_params_init(&p);
+    mc_p_bytes_array(&p, &a);
+    res = mc_db_run(db, "SELECT cardinality($1::bytea[])", &p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+    CU_ASSERT_STRING_EQUAL(PQgetvalue(res, 0, 0), "0");
+    PQclear(res);
+    /* named as another type, the array is refused, not misread */
+    mc_params_init(&p);
+    mc_bytes_array_add(&a, raw, sizeof(raw));
+    mc_p_bytes_array(&p, &a);
+    res = mc_db_run(db, "SELECT cardinality($1::text[])", &p);
+    CU_ASSERT_PTR_NULL(res);
+    PQclear(res);
+    mc_bytes_array_free(&a);
+}
+
 /* Postings of the entries of claim claim_id in schema s: "account:debit:credit;" each,
  * in entry then account order, into out. */
 static void postings_of(const char *s, const char *claim_id, char *out, size_t size)
@@ -313,6 +374,7 @@ int main(void)
         !CU_add_test(s, "outside a pipeline a write runs at once",
                      test_defer_outside_pipeline_runs_now) ||
         !CU_add_test(s, "array literals carry any text", test_array_text_round_trip) ||
+        !CU_add_test(s, "binary bytea arrays carry any bytes", test_bytes_array_round_trip) ||
         !CU_add_test(s, "a batch's ledger entries post", test_ledger_batch_posts) ||
         !CU_add_test(s, "a discarded batch posts nothing", test_ledger_discard) ||
         !CU_add_test(s, "a windowed journal names the claim's window", test_ledger_windowed)) {
@@ -323,7 +385,7 @@ int main(void)
     CU_basic_run_tests();
     /* a suite whose setup failed runs no test: that is a failure too */
     bool ok = CU_get_number_of_failures() == 0 && CU_get_number_of_suites_failed() == 0 &&
-              CU_get_number_of_tests_run() == 10;
+              CU_get_number_of_tests_run() == 11;
     CU_cleanup_registry();
     return ok ? 0 : 1;
 }

@@ -20,16 +20,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"; "$ROOT/deploy/network.sh" restart treating >/dev/null 2>&1 || true' EXIT
 
 topic="$MEDCLEAR_TOPIC_PREFIX.intake.330000"
-parts=$(kcat -L -b "$MC_KAFKA_BROKERS" -t "$topic" 2>/dev/null | grep -c 'partition [0-9]*, leader')
-stem="H33000000001$(date +%Y%m%d%H%M%S)"
-read -r -a ids <<<"$(python3 - "$parts" "$stem" <<'PY'
-import sys, zlib
-parts, stem = int(sys.argv[1]), sys.argv[2]
-part = lambda s: zlib.crc32(s.encode()) % parts
-ids = [stem + "%04d" % k for k in range(10000)]
-print(" ".join([i for i in ids if part(i) == part(ids[0])][:7]))
-PY
-)"
+read -r -a ids <<<"$(ids_on_one_partition "$topic" "H33000000001$(date +%Y%m%d%H%M%S)" 7)"
 check "seven request ids on one partition" 7 "${#ids[@]}"
 a=${ids[0]} b=${ids[1]} rev=${ids[2]} late=${ids[3]} other=${ids[4]} outside=${ids[5]} new=${ids[6]}
 

@@ -48,7 +48,16 @@ static void test_keys(void)
     CU_ASSERT_FALSE(mc_rows_holds(rows, ""));
     CU_ASSERT_TRUE(rows->cap > 2 * rows->n_keys);
 
+    /* a row held by a second name too (a result by its settlement id) */
+    add_row(rows, "claim-1");
+    mc_rows_key(rows, "settlement-1");
+    CU_ASSERT_TRUE(mc_rows_holds(rows, "claim-1"));
+    CU_ASSERT_TRUE(mc_rows_holds(rows, "settlement-1"));
+    CU_ASSERT_FALSE(mc_rows_holds(rows, "settlement-2"));
+    CU_ASSERT_EQUAL(rows->n, 2503);
+
     mc_rows_reset(rows); /* the batch was rolled back, or written */
+    CU_ASSERT_FALSE(mc_rows_holds(rows, "settlement-1"));
     CU_ASSERT_EQUAL(rows->n, 0);
     CU_ASSERT_EQUAL(rows->n_keys, 0);
     key_name(key, sizeof(key), 2);
