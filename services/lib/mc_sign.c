@@ -100,8 +100,9 @@ mc_keyring_t *mc_keyring_load(const char *path, char *errstr, size_t errstr_size
             if (hi < 0 || lo < 0) {
                 snprintf(errstr, errstr_size, "%s:%d: key is not hexadecimal", path, lineno);
                 ok = false;
+            } else {
+                k->bytes[i] = (uint8_t)(hi << 4 | lo);
             }
-            k->bytes[i] = (uint8_t)(hi << 4 | lo);
         }
         /* lengths were checked above */
         snprintf(k->region, sizeof(k->region), "%.6s", region);
