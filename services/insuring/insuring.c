@@ -1048,7 +1048,8 @@ static mc_err_t on_claim(mc_msg_ctx_t *ctx, insuring_state_t *st, const Medclear
 
     outcome_t o;
     memset(&o, 0, sizeof(o));
-    o.reason = mc_msg_check_claim(c, o.text, sizeof(o.text));
+    /* A claim read ahead passed the same check there (claims that fail it are left out). */
+    o.reason = a ? MC_OK : mc_msg_check_claim(c, o.text, sizeof(o.text));
     bool is_undo = c->kind == MEDCLEAR__KIND__CANCEL || c->kind == MEDCLEAR__KIND__REVERSE;
     /* An undo reads and changes the settlement it undoes, which may be the batch's, and
      * the person's accumulators and account: what the batch holds of them is written
