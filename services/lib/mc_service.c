@@ -23,7 +23,7 @@
 /* One outbox row: written to the database with the others of its batch just before the
  * commit (mc_service.c outbox_flush), then published. */
 typedef struct pending {
-    int64_t id;                 /* 0 until written */
+    int64_t id;                 /* 0 until written; a row read back has its own */
     int64_t range;              /* first_id of the outbox_unpublished row covering it */
     char cause[MC_ID_MAX + 1];  /* message id of what caused it; "" for none */
     char topic[128];
@@ -61,8 +61,6 @@ struct mc_service {
     char dlq_topic[128];
     pending_t *pending;
     int n_pending, cap_pending;
-    int n_written; /* pending[0 .. n_written) are in the outbox table already; after it,
-                    * those read back from it (a resend) have their id too */
     mc_ledger_t *ledger; /* the entries of the batch's handlers, posted before its outbox */
     flight_t *flights; /* in the order produced */
     int n_flights, cap_flights;
@@ -127,8 +125,6 @@ static pending_t *pending_add(mc_service_t *svc)
 static void pending_from_row(mc_service_t *svc, const PGresult *res, int row, int64_t range)
 {
     pending_t *p = pending_add(svc);
-    if (svc->n_written == svc->n_pending - 1)
-        svc->n_written = svc->n_pending;
     p->id = mc_db_int(res, row, 0);
     p->range = range ? range : p->id;
     snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, row, 1));
@@ -153,8 +149,6 @@ static void pending_truncate(mc_service_t *svc, int n)
 {
     while (svc->n_pending > n)
         free(svc->pending[--svc->n_pending].payload);
-    if (svc->n_written > n)
-        svc->n_written = n;
 }
 
 /*
@@ -165,13 +159,11 @@ static void pending_truncate(mc_service_t *svc, int n)
  */
 static bool outbox_flush(mc_service_t *svc)
 {
-    int from = svc->n_written, n = 0;
-    for (int i = from; i < svc->n_pending; i++)
+    int n = 0;
+    for (int i = 0; i < svc->n_pending; i++)
         n += svc->pending[i].id == 0;
-    if (n == 0) {
-        svc->n_written = svc->n_pending;
+    if (n == 0)
         return true;
-    }
     /* the statement's parameters in order: cause, topic, key, payload, reason, detail,
      * source; the payloads go in binary */
     enum { CAUSE, TOPIC, KEY, REASON, DETAIL, SOURCE, TEXT_COLS };
@@ -180,10 +172,10 @@ static bool outbox_flush(mc_service_t *svc)
     for (int c = 0; c < TEXT_COLS; c++)
         mc_array_init(&col[c]);
     mc_bytes_array_init(&payloads);
-    for (int i = from; i < svc->n_pending; i++) {
+    for (int i = 0; i < svc->n_pending; i++) {
         const pending_t *p = &svc->pending[i];
         if (p->id != 0)
-            continue; /* read back from the outbox: written already */
+            continue; /* written already, or read back from the outbox */
         bool dead = p->reason[0] != '\0';
         mc_array_str(&col[CAUSE], p->cause[0] ? p->cause : NULL);
         mc_array_str(&col[TOPIC], p->topic);
@@ -225,7 +217,7 @@ static bool outbox_flush(mc_service_t *svc)
             ids[j - 1] = t;
         }
     int64_t first = 0;
-    for (int i = 0, k = from; i < n; i++, k++) {
+    for (int i = 0, k = 0; i < n; i++, k++) {
         if (i == 0 || ids[i] / RANGE_IDS != ids[i - 1] / RANGE_IDS)
             first = ids[i];
         while (svc->pending[k].id != 0)
@@ -234,7 +226,6 @@ static bool outbox_flush(mc_service_t *svc)
         svc->pending[k].range = first;
     }
     free(ids);
-    svc->n_written = svc->n_pending;
     return true;
 }
 
@@ -351,7 +342,7 @@ mc_err_t mc_ctx_flush_rows_holding(mc_msg_ctx_t *ctx, mc_rows_t *rows, const cha
  */
 static bool pending_unwritten(const mc_service_t *svc, const char *topic, const char *key)
 {
-    for (int i = svc->n_written; i < svc->n_pending; i++) {
+    for (int i = 0; i < svc->n_pending; i++) {
         const pending_t *p = &svc->pending[i];
         if (p->id == 0 && p->reason[0] == '\0' && strcmp(p->key, key) == 0 &&
             strcmp(p->topic, topic) == 0)

@@ -25,7 +25,7 @@ typedef struct key {
     char id[32];
     uint8_t bytes[32];
     /* HMAC-SM3 set up with the key once: each message's MAC starts from a copy, without
-     * fetching the algorithms by name and hashing the key's pads again (a quarter of the
+     * fetching the algorithms by name and hashing the key's pads again (a fifth of the
      * cost of a message of 1 kB) */
     EVP_MAC_CTX *keyed;
 } sign_key_t;
