@@ -13,7 +13,8 @@
 #      the same broker with the same client library (kcat uses librdkafka),
 #
 # then prints one table with the durability settings in force (Kafka acks=all,
-# PostgreSQL fsync and synchronous_commit) and the machine's core count, and medclear's
+# PostgreSQL fsync and synchronous_commit) and the machine's core count, where a request's
+# time went hop by hop at each fixed rate (tests/bench/hops.sql), and medclear's
 # throughput as a fraction of the ceiling. MC_BENCH_COUNT=20000 MC_BENCH_RATE_SECONDS=10
 # gives a quick run. The requests come from MC_BENCH_PERSONS (default 100,000) insured
 # persons added to the sample network (tests/bench/population.sql). The topics have
@@ -58,10 +59,15 @@ mkdir -p "$out"
 
 echo "bench: $COUNT requests as fast as possible"
 medclear load --count "$COUNT" --timeout-ms 3600000 --json --quiet >"$out/max.json" || true
+db_now() { psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT now()"; }
 for rate in 1000 3000; do
   echo "bench: ${rate}/s offered for ${RATE_SECONDS} s"
+  from=$(db_now)
   medclear load --count $((rate * RATE_SECONDS)) --rate "$rate" --timeout-ms 3600000 --json --quiet \
     >"$out/rate$rate.json" || true
+  # the requests of this scenario, hop by hop (printed with the table)
+  psql "$MEDCLEAR_DB_CONNINFO" -Xq -P footer=off -v from="$from" -v to="$(db_now)" -f tests/bench/hops.sql \
+    >"$out/hops$rate.txt" || echo "(the hops of this scenario could not be read)" >"$out/hops$rate.txt"
 done
 
 echo "bench: closing and issuing the window"
@@ -123,6 +129,10 @@ for s in max rate1000 rate3000; do
   printf '%-34s %12s %10s %10s %10s %10s %10s\n' "$s ($(field "$f" sent) sent, $(field "$f" answered) answered)" \
     "$(field "$f" throughput_per_s)" "$(field "$f" latency_ms.p50)" "$(field "$f" latency_ms.p90)" \
     "$(field "$f" latency_ms.p99)" "$(field "$f" latency_ms.p999)" "$(field "$f" latency_ms.max)"
+done
+for rate in 1000 3000; do
+  printf '\nwhere the time of a request went at %s/s offered (tests/bench/hops.sql):\n' "$rate"
+  cat "$out/hops$rate.txt"
 done
 printf 'window close + issue of %s claims (%s of them copies): %s ms\n' "$claims" "$copied" "$close_ms"
 printf 'ceiling (%s messages of %s bytes): produce %s/s, consume %s/s; medclear at %s of the produce rate\n' \
