@@ -6,7 +6,8 @@
 #
 #   1. MC_BENCH_COUNT requests (default 1,000,000) as fast as the services take them;
 #   2. fixed offered rates of 1,000/s and 3,000/s for MC_BENCH_RATE_SECONDS (default 60)
-#      each, for latency;
+#      each, for latency, and 1,000/s once more after autovacuum has caught up with the
+#      flood and a checkpoint was taken (rate1000quiet);
 #   3. closing and issuing the clearing window that holds every claim of 1 and 2, topped
 #      up to MC_BENCH_WINDOW_CLAIMS (default 1,000,000) with copies of them;
 #   4. the ceiling: the raw produce and consume rate of messages of the same size through
@@ -60,15 +61,36 @@ mkdir -p "$out"
 echo "bench: $COUNT requests as fast as possible"
 medclear load --count "$COUNT" --timeout-ms 3600000 --json --quiet >"$out/max.json" || true
 db_now() { psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT now()"; }
-for rate in 1000 3000; do
-  echo "bench: ${rate}/s offered for ${RATE_SECONDS} s"
+# offer NAME RATE: RATE requests/s for RATE_SECONDS into $out/NAME.json, and the hops of
+# those requests into $out/NAME.hops (printed with the table)
+offer() {
+  echo "bench: $2/s offered for ${RATE_SECONDS} s ($1)"
+  local from
   from=$(db_now)
-  medclear load --count $((rate * RATE_SECONDS)) --rate "$rate" --timeout-ms 3600000 --json --quiet \
-    >"$out/rate$rate.json" || true
-  # the requests of this scenario, hop by hop (printed with the table)
+  medclear load --count $(($2 * RATE_SECONDS)) --rate "$2" --timeout-ms 3600000 --json --quiet \
+    >"$out/$1.json" || true
   psql "$MEDCLEAR_DB_CONNINFO" -Xq -P footer=off -v from="$from" -v to="$(db_now)" -f tests/bench/hops.sql \
-    >"$out/hops$rate.txt" || echo "(the hops of this scenario could not be read)" >"$out/hops$rate.txt"
-done
+    >"$out/$1.hops" || echo "(the hops of this scenario could not be read)" >"$out/$1.hops"
+}
+# Waits until no autovacuum worker has run for 15 s (longer than autovacuum_naptime), at
+# most 10 minutes, then checkpoints; prints the seconds waited. The flood leaves the
+# vacuum of a million requests' rows and a checkpoint to do, which take the same two
+# cores as the requests offered after it.
+quiesce() {
+  local t0=$SECONDS quiet_since=$SECONDS
+  while ((SECONDS - quiet_since < 15 && SECONDS - t0 < 600)); do
+    [[ $(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'") == 0 ]] ||
+      quiet_since=$SECONDS
+    sleep 1
+  done
+  psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "CHECKPOINT"
+  echo $((SECONDS - t0))
+}
+offer rate1000 1000
+offer rate3000 3000
+echo "bench: waiting for autovacuum to finish, then a checkpoint"
+quiet_s=$(quiesce)
+offer rate1000quiet 1000
 
 echo "bench: closing and issuing the window"
 open_claims() { psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT count(*) FROM clearing.claims WHERE window_id = (SELECT window_id FROM clearing.windows WHERE status = 'OPEN')"; }
@@ -124,15 +146,16 @@ consume_rate=$((n * 1000 / (consume_ms > 0 ? consume_ms : 1)))
 max_rate=$(field "$out/max.json" throughput_per_s)
 printf '\nmedclear benchmark: %s cores, Kafka acks=all (idempotent), PostgreSQL fsync=%s synchronous_commit=%s\n' "$(nproc)" "$fsync" "$sync"
 printf '%-34s %12s %10s %10s %10s %10s %10s\n' scenario "replies/s" p50_ms p90_ms p99_ms p999_ms max_ms
-for s in max rate1000 rate3000; do
+for s in max rate1000 rate3000 rate1000quiet; do
   f="$out/$s.json"
   printf '%-34s %12s %10s %10s %10s %10s %10s\n' "$s ($(field "$f" sent) sent, $(field "$f" answered) answered)" \
     "$(field "$f" throughput_per_s)" "$(field "$f" latency_ms.p50)" "$(field "$f" latency_ms.p90)" \
     "$(field "$f" latency_ms.p99)" "$(field "$f" latency_ms.p999)" "$(field "$f" latency_ms.max)"
 done
-for rate in 1000 3000; do
-  printf '\nwhere the time of a request went at %s/s offered (tests/bench/hops.sql):\n' "$rate"
-  cat "$out/hops$rate.txt"
+printf 'rate1000quiet: 1,000/s again, once autovacuum had finished and a checkpoint was taken (%s s later)\n' "$quiet_s"
+for s in rate1000 rate3000 rate1000quiet; do
+  printf '\nwhere the time of a request went in %s (tests/bench/hops.sql):\n' "$s"
+  cat "$out/$s.hops"
 done
 printf 'window close + issue of %s claims (%s of them copies): %s ms\n' "$claims" "$copied" "$close_ms"
 printf 'ceiling (%s messages of %s bytes): produce %s/s, consume %s/s; medclear at %s of the produce rate\n' \
