@@ -73,7 +73,8 @@ offer() {
     >"$out/$1.hops" || echo "(the hops of this scenario could not be read)" >"$out/$1.hops"
 }
 # Waits until no autovacuum worker has run for 15 s (longer than autovacuum_naptime), at
-# most 10 minutes, then checkpoints; prints the seconds waited. The flood leaves the
+# most 10 minutes, then checkpoints; prints how long it waited and whether autovacuum was
+# still at work. The flood leaves the
 # vacuum of a million requests' rows and a checkpoint to do, which take the same two
 # cores as the requests offered after it.
 quiesce() {
@@ -84,7 +85,11 @@ quiesce() {
     sleep 1
   done
   psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "CHECKPOINT"
-  echo $((SECONDS - t0))
+  if ((SECONDS - quiet_since >= 15)); then
+    echo "$((SECONDS - t0)) s later"
+  else
+    echo "$((SECONDS - t0)) s later, autovacuum still running"
+  fi
 }
 offer rate1000 1000
 offer rate3000 3000
@@ -145,14 +150,14 @@ produce_rate=$((n * 1000 / (produce_ms > 0 ? produce_ms : 1)))
 consume_rate=$((n * 1000 / (consume_ms > 0 ? consume_ms : 1)))
 max_rate=$(field "$out/max.json" throughput_per_s)
 printf '\nmedclear benchmark: %s cores, Kafka acks=all (idempotent), PostgreSQL fsync=%s synchronous_commit=%s\n' "$(nproc)" "$fsync" "$sync"
-printf '%-34s %12s %10s %10s %10s %10s %10s\n' scenario "replies/s" p50_ms p90_ms p99_ms p999_ms max_ms
+printf '%-44s %12s %10s %10s %10s %10s %10s\n' scenario "replies/s" p50_ms p90_ms p99_ms p999_ms max_ms
 for s in max rate1000 rate3000 rate1000quiet; do
   f="$out/$s.json"
-  printf '%-34s %12s %10s %10s %10s %10s %10s\n' "$s ($(field "$f" sent) sent, $(field "$f" answered) answered)" \
+  printf '%-44s %12s %10s %10s %10s %10s %10s\n' "$s ($(field "$f" sent) sent, $(field "$f" answered) answered)" \
     "$(field "$f" throughput_per_s)" "$(field "$f" latency_ms.p50)" "$(field "$f" latency_ms.p90)" \
     "$(field "$f" latency_ms.p99)" "$(field "$f" latency_ms.p999)" "$(field "$f" latency_ms.max)"
 done
-printf 'rate1000quiet: 1,000/s again, once autovacuum had finished and a checkpoint was taken (%s s later)\n' "$quiet_s"
+printf 'rate1000quiet: 1,000/s again, once autovacuum had finished and a checkpoint was taken (%s)\n' "$quiet_s"
 for s in rate1000 rate3000 rate1000quiet; do
   printf '\nwhere the time of a request went in %s (tests/bench/hops.sql):\n' "$s"
   cat "$out/$s.hops"
