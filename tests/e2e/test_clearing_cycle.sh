@@ -146,8 +146,11 @@ check "a holiday is not a working day" "2026-11-30 16:00:00" "$(psql "$MEDCLEAR_
 check "a bad due period is refused" 1 "$(mc -o clearing.confirm.due=soon window issue "$(open_window)" >/dev/null 2>&1; echo $?)"
 
 # Ledger snapshots: the services took some by themselves (every 20 entries here), an
-# operator takes one more; balances through them equal the journals' sums.
+# operator takes one more; balances through them equal the journals' sums. A service
+# looks every 10 s, so its first snapshot may come up to 10 s after the 20th entry (the
+# last round's claims, when the rounds ran fast).
 for s in treating insuring clearing; do
+  wait_for "SELECT (count(*) > 0)::int FROM $s.balance_snapshots" 1 25
   check "$s: the service snapshotted its ledger" 1 "$(sql "SELECT (count(*) > 0)::int FROM $s.balance_snapshots")"
   mc ledger snapshot --ledger "$s" >/dev/null
   check "$s: balances through the snapshot equal the journal" 0 "$(sql "SELECT count(*) FROM (

@@ -60,9 +60,10 @@ rejection() {
     reason_text: \"hand-built\" }" | encode >"$1"
 }
 
-# wait_for SQL VALUE: waits until SQL gives VALUE, at most 10 s (the caller checks).
+# wait_for SQL VALUE [SECONDS]: waits until SQL gives VALUE, at most SECONDS (default 10;
+# the caller checks).
 wait_for() {
-  for _ in $(seq 200); do
+  for _ in $(seq $((${3:-10} * 20))); do
     [[ $(sql "$1") == "$2" ]] && return 0
     sleep 0.05
   done
