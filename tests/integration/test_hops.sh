@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The benchmark's hop breakdown (tests/bench/hops.sql) over settlements that went through
+# the network: every request it counts is counted in each hop, each party's transaction
+# starts after the one before it (so no hop is negative), and the path from the treating
+# region's first transaction to its reply is at least each hop at every percentile.
+source "$(dirname "$0")/lib.sh"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+n=8
+stem="HOPS$(date +%s%N)-"
+from=$(sql "SELECT now()")
+for i in $(seq $n); do
+  outpatient_request "$stem$i" "$dir/$i"
+  cat "$dir/$i"
+  echo ---
+done >"$dir/requests"
+mc submit --wait --json --timeout-ms 90000 "$dir/requests" >"$dir/replies"
+check "every request accepted" "$n" "$(grep -c '"status":"ACCEPTED"' "$dir/replies")"
+
+psql "$MEDCLEAR_DB_CONNINFO" -XAtq -F '|' -v from="$from" -v to="$(sql "SELECT now()")" \
+  -f "$ROOT/tests/bench/hops.sql" >"$dir/hops"
+check "four hops and the path" 5 "$(wc -l <"$dir/hops")"
+check "each counts the $n requests" "$n $n $n $n $n" "$(cut -d'|' -f2 "$dir/hops" | xargs)"
+# columns: hop | requests | p50 | p90 | p99 | max
+check "no hop is negative, and each percentile is at most the next" "" \
+  "$(awk -F'|' '$3 < 0 || $3 > $4 || $4 > $5 || $5 > $6 { print NR ": " $0 }' "$dir/hops")"
+check "the path is at least each hop at every percentile" "" \
+  "$(awk -F'|' 'NR < 5 { for (c = 3; c <= 6; c++) hop[NR, c] = $c }
+                NR == 5 { for (r = 1; r < 5; r++) for (c = 3; c <= 6; c++)
+                            if ($c < hop[r, c]) print "hop " r " column " c ": " hop[r, c] " > " $c }' \
+     "$dir/hops")"
+joined="FROM treating.requests r
+  JOIN clearing.claims c ON c.claim_id = r.request_id
+  JOIN insuring.settlements s ON s.claim_id = r.request_id
+  WHERE r.request_id LIKE '$stem%'"
+check "the requests are found at every party" "$n" "$(sql "SELECT count(*) $joined")"
+check "each party's transaction starts after the one before it" 0 "$(sql "SELECT count(*) $joined
+  AND NOT (r.received_at <= c.routed_at AND c.routed_at <= s.created_at
+           AND s.created_at <= c.booked_at AND c.booked_at <= r.replied_at)")"
+finish
