@@ -21,7 +21,13 @@ drop_trigger() {
 }
 trap 'drop_trigger; rm -rf "$dir"' EXIT
 pids_before=$(cat "$MC_RUN_DIR"/*.pid | sort | tr '\n' ' ')
-person=P330000000001
+# A person of this run alone, so that the year's deductible and caps are as the test
+# expects whatever ran before it: the raced claim is paid by the fund and posted.
+person="P3309$(date +%d%H%M%S)"
+sql "INSERT INTO insuring.persons (person_id, region, insured_type, name, account_balance_fen)
+     VALUES ('$person', '330000', 'EMPLOYEE', 'Race retry test', 0)" >/dev/null
+sql "INSERT INTO insuring.registrations (person_id, treating_region, reg_type, valid_from)
+     VALUES ('$person', '310000', 'LONG_TERM', '2024-01-01')" >/dev/null
 
 # lose_race CODE TIMES TOTAL_FEN: the settlement of the claim of TOTAL_FEN fails with
 # SQLSTATE CODE on its first TIMES attempts
@@ -71,6 +77,8 @@ for c in B R A; do
 done
 check "the raced claim was tried five times: the fast path, three lost races, the last" 5 "$(tries)"
 check "each lost race logged" 3 "$(($(retries_logged) - logged_before))"
+check "the raced claim paid by the fund" 1 \
+  "$(sql "SELECT count(*) FROM insuring.settlements WHERE claim_id = '${base}R' AND fund_fen > 0")"
 check "the raced claim has one settlement" 1 \
   "$(sql "SELECT count(*) FROM insuring.settlements WHERE claim_id = '${base}R'")"
 check "the raced claim posted once in each ledger" "1/1/1" \
