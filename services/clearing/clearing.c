@@ -23,9 +23,10 @@ static bool national(const mc_config_t *cfg) { return strcmp(cfg->scope, "nation
 
 /*
  * The usage U(P,T) of the pairs a batch books into. A pair is a hot row: every claim
- * between two parties adds to it. So the first claim of a batch that books into a pair
- * reads and locks its row, the batch's claims add to it here, and clearing_flush()
- * writes each pair once, before the batch commits (DESIGN.md section 4).
+ * between two parties adds to it. So the batch reads and locks the rows of the pairs its
+ * results book into once (pairs_ahead(), or the first claim that books into a pair not
+ * read ahead), the batch's claims add to them here, and clearing_flush() writes each pair
+ * once, before the batch commits (DESIGN.md section 4).
  */
 typedef struct pair_usage {
     char insuring[7], treating[7];
@@ -375,13 +376,19 @@ static mc_err_t routes_ahead(mc_msg_ctx_t *ctx, clearing_state_t *st,
     return err;
 }
 
+static mc_err_t pairs_ahead(mc_msg_ctx_t *ctx, clearing_state_t *st,
+                            const Medclear__Envelope *const *envs, int n);
+
 mc_err_t clearing_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs, int n,
                           void *opaque)
 {
     clearing_state_t *st = opaque;
     ahead_clear(st);
-    /* The results' claims first, as they were before the batch routes any claim. */
+    /* The results' claims first, as they were before the batch routes any claim, then the
+     * pairs they book into (claims before pairs, as a result's booking locks them). */
     mc_err_t err = results_ahead(ctx, st, envs, n);
+    if (err == MC_ERR_OK)
+        err = pairs_ahead(ctx, st, envs, n);
     if (err == MC_ERR_OK)
         err = routes_ahead(ctx, st, envs, n);
     if (err != MC_ERR_OK)
@@ -494,8 +501,32 @@ static int alert_of(const mc_config_t *cfg, int64_t quota, int64_t used)
     return u >= (__int128)cfg->quota_yellow_bp * quota;
 }
 
-/* The usage of pair (insuring, treating) in this batch: read and locked on first use,
- * the row made (zero quota and usage) when the pair has none. NULL on a database error. */
+/* Keeps the pair (insuring, treating) for the batch, as read and locked: its quota, usage
+ * and alert in columns col, col + 1 and col + 2 of row. */
+static pair_usage_t *pair_add(clearing_state_t *st, const char *insuring, const char *treating,
+                              const PGresult *res, int row, int col)
+{
+    if (st->n == st->cap) {
+        int cap = st->cap ? st->cap * 2 : 16;
+        pair_usage_t *a = realloc(st->pairs, (size_t)cap * sizeof(*a));
+        if (!a)
+            abort();
+        st->pairs = a;
+        st->cap = cap;
+    }
+    pair_usage_t *u = &st->pairs[st->n++];
+    snprintf(u->insuring, sizeof(u->insuring), "%s", insuring);
+    snprintf(u->treating, sizeof(u->treating), "%s", treating);
+    u->quota_fen = mc_db_int(res, row, col);
+    u->used_fen = mc_db_int(res, row, col + 1);
+    u->added_fen = 0;
+    u->alert_read = u->alert = alert_rank(PQgetvalue(res, row, col + 2));
+    return u;
+}
+
+/* The usage of pair (insuring, treating) in this batch: read and locked on first use (or
+ * by the read-ahead, pairs_ahead()), the row made (zero quota and usage) when the pair has
+ * none. NULL on a database error. */
 static pair_usage_t *pair_usage(mc_msg_ctx_t *ctx, clearing_state_t *st, const char *insuring,
                                 const char *treating)
 {
@@ -534,23 +565,59 @@ static pair_usage_t *pair_usage(mc_msg_ctx_t *ctx, clearing_state_t *st, const c
         mc_error("pair %s with %s: its row could not be read or made", insuring, treating);
         return NULL;
     }
-    if (st->n == st->cap) {
-        int cap = st->cap ? st->cap * 2 : 16;
-        pair_usage_t *a = realloc(st->pairs, (size_t)cap * sizeof(*a));
-        if (!a)
-            abort();
-        st->pairs = a;
-        st->cap = cap;
-    }
-    pair_usage_t *u = &st->pairs[st->n++];
-    snprintf(u->insuring, sizeof(u->insuring), "%s", insuring);
-    snprintf(u->treating, sizeof(u->treating), "%s", treating);
-    u->quota_fen = mc_db_int(res, 0, 0);
-    u->used_fen = mc_db_int(res, 0, 1);
-    u->added_fen = 0;
-    u->alert_read = u->alert = alert_rank(PQgetvalue(res, 0, 2));
+    pair_usage_t *u = pair_add(st, insuring, treating, res, 0, 0);
     PQclear(res);
     return u;
+}
+
+/*
+ * Reads and locks, with one statement, the pairs that the batch's accepted results will
+ * book into, in the order of their keys: one round trip for the batch instead of one for
+ * each pair's first claim. A pair with no row yet, or one a result books into that was not
+ * foreseen here, is read (and made) by pair_usage() on first use, as on the careful path.
+ */
+static mc_err_t pairs_ahead(mc_msg_ctx_t *ctx, clearing_state_t *st,
+                            const Medclear__Envelope *const *envs, int n)
+{
+    mc_array_t ins, trt;
+    mc_array_init(&ins);
+    mc_array_init(&trt);
+    for (int i = 0; i < n; i++) {
+        if (envs[i]->body_case != MEDCLEAR__ENVELOPE__BODY_RESULT)
+            continue;
+        const Medclear__ClaimResult *cr = envs[i]->result;
+        const result_ahead_t *ra = result_ahead(st, cr->claim_id);
+        if (cr->status != MEDCLEAR__STATUS__ACCEPTED || !cr->payment || !ra ||
+            strcmp(ra->status, "ROUTED") != 0 ||
+            strcmp(PQgetvalue(st->results_res, ra->row, 1), "PRESETTLE") == 0)
+            continue; /* books nothing (on_result()) */
+        mc_array_str(&ins, PQgetvalue(st->results_res, ra->row, 5));
+        mc_array_str(&trt, PQgetvalue(st->results_res, ra->row, 4));
+    }
+    mc_err_t err = MC_ERR_OK;
+    if (ins.n > 0) {
+        mc_params_t p;
+        mc_params_init(&p);
+        mc_p_str(&p, mc_array_text(&ins));
+        mc_p_str(&p, mc_array_text(&trt));
+        PGresult *res = mc_db_run(mc_ctx_db(ctx),
+                                  "SELECT insuring_party, treating_party, quota_fen, used_fen, "
+                                  "alert FROM clearing.pairs WHERE (insuring_party, "
+                                  "treating_party) IN (SELECT * FROM unnest($1::text[], "
+                                  "$2::text[])) ORDER BY insuring_party, treating_party "
+                                  "FOR UPDATE",
+                                  &p);
+        if (!res) {
+            err = MC_ERR_DB;
+        } else {
+            for (int r = 0; r < PQntuples(res); r++)
+                pair_add(st, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), res, r, 2);
+            PQclear(res);
+        }
+    }
+    mc_array_free(&ins);
+    mc_array_free(&trt);
+    return err;
 }
 
 mc_err_t clearing_flush(mc_msg_ctx_t *ctx, void *opaque)
