@@ -501,6 +501,14 @@ static int alert_of(const mc_config_t *cfg, int64_t quota, int64_t used)
     return u >= (__int128)cfg->quota_yellow_bp * quota;
 }
 
+/* Whether result cr of a claim of kind books the claim's amounts into its pair and window:
+ * an accepted payment of a claim that settles (a PRESETTLE claim's result only answers). */
+static bool books(const Medclear__ClaimResult *cr, const char *kind)
+{
+    return cr->status == MEDCLEAR__STATUS__ACCEPTED && cr->payment &&
+           strcmp(kind, "PRESETTLE") != 0;
+}
+
 /* Keeps the pair (insuring, treating) for the batch, as read and locked: its quota, usage
  * and alert in columns col, col + 1 and col + 2 of row. */
 static pair_usage_t *pair_add(clearing_state_t *st, const char *insuring, const char *treating,
@@ -587,10 +595,9 @@ static mc_err_t pairs_ahead(mc_msg_ctx_t *ctx, clearing_state_t *st,
             continue;
         const Medclear__ClaimResult *cr = envs[i]->result;
         const result_ahead_t *ra = result_ahead(st, cr->claim_id);
-        if (cr->status != MEDCLEAR__STATUS__ACCEPTED || !cr->payment || !ra ||
-            strcmp(ra->status, "ROUTED") != 0 ||
-            strcmp(PQgetvalue(st->results_res, ra->row, 1), "PRESETTLE") == 0)
-            continue; /* books nothing (on_result()) */
+        if (!ra || strcmp(ra->status, "ROUTED") != 0 ||
+            !books(cr, PQgetvalue(st->results_res, ra->row, 1)))
+            continue; /* refused, or books nothing (on_result()) */
         mc_array_str(&ins, PQgetvalue(st->results_res, ra->row, 5));
         mc_array_str(&trt, PQgetvalue(st->results_res, ra->row, 4));
     }
@@ -823,9 +830,8 @@ static mc_err_t on_result(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclea
     }
 
     bool accepted = cr->status == MEDCLEAR__STATUS__ACCEPTED;
-    bool settle = strcmp(PQgetvalue(claim, row, 1), "PRESETTLE") != 0; /* books the amounts */
-    const Medclear__Payment *pay = cr->payment;
-    if (accepted && settle && pay) {
+    bool settle = strcmp(PQgetvalue(claim, row, 1), "PRESETTLE") != 0; /* not a presettlement */
+    if (books(cr, PQgetvalue(claim, row, 1))) {
         /* the result is recorded with its booking, in one statement */
         err = book(ctx, st, cr, PQgetvalue(claim, row, 5), PQgetvalue(claim, row, 4));
         if (err != MC_ERR_OK)

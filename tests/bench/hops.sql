@@ -13,7 +13,7 @@ WITH t AS (
          r.replied_at AS t5
     FROM treating.requests r
     JOIN clearing.claims c ON c.claim_id = r.request_id
-    JOIN insuring.settlements s ON s.claim_id = r.request_id AND s.kind = 'SETTLE'
+    JOIN insuring.settlements s ON s.claim_id = r.request_id
    WHERE r.kind = 'SETTLE' AND r.received_at >= :'from' AND r.received_at < :'to'
      AND r.replied_at IS NOT NULL AND c.booked_at IS NOT NULL
 ), hop(n, name, ms) AS (

@@ -72,11 +72,10 @@ offer() {
   psql "$MEDCLEAR_DB_CONNINFO" -Xq -P footer=off -v from="$from" -v to="$(db_now)" -f tests/bench/hops.sql \
     >"$out/$1.hops" || echo "(the hops of this scenario could not be read)" >"$out/$1.hops"
 }
-# Waits until no autovacuum worker has run for 15 s (longer than autovacuum_naptime), at
-# most 10 minutes, then checkpoints; prints how long it waited and whether autovacuum was
-# still at work. The flood leaves the
-# vacuum of a million requests' rows and a checkpoint to do, which take the same two
-# cores as the requests offered after it.
+# The flood leaves the vacuum of a million requests' rows and a checkpoint to do, which
+# take the same two cores as the requests offered after it. Waits until no autovacuum
+# worker has run for 15 s (longer than autovacuum_naptime), at most 10 minutes, then
+# checkpoints; prints how long it waited and whether autovacuum was still at work.
 quiesce() {
   local t0=$SECONDS quiet_since=$SECONDS
   while ((SECONDS - quiet_since < 15 && SECONDS - t0 < 600)); do

@@ -60,10 +60,11 @@ rejection() {
     reason_text: \"hand-built\" }" | encode >"$1"
 }
 
-# wait_for SQL VALUE [SECONDS]: waits until SQL gives VALUE, at most SECONDS (default 10;
-# the caller checks).
+# wait_for SQL VALUE [SECONDS]: waits until SQL gives VALUE, for SECONDS (default 10) and
+# at most a second more (the caller checks).
 wait_for() {
-  for _ in $(seq $((${3:-10} * 20))); do
+  local end=$((SECONDS + ${3:-10}))
+  while ((SECONDS <= end)); do
     [[ $(sql "$1") == "$2" ]] && return 0
     sleep 0.05
   done
