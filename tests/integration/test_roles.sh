@@ -50,6 +50,29 @@ latest="(SELECT max(entry_id) FROM clearing.journal)"
 check "clearing: a posting added to a balanced entry is refused" 1 "$(as medclear_clearing "SELECT clearing.post_pair('test', NULL, 'test', NULL, '310000', '320000', 3); INSERT INTO clearing.postings (entry_id, account, debit_fen) VALUES ($latest, 'settlement:centre', 1)")"
 check "clearing: a posting that keeps the entry balanced is accepted" 0 "$(as medclear_clearing "SELECT clearing.post_pair('test', NULL, 'test', NULL, '310000', '320000', 3); INSERT INTO clearing.postings (entry_id, account, debit_fen, credit_fen) SELECT $latest, 'settlement:centre', d, c FROM (VALUES (2, 0), (0, 2)) v(d, c)")"
 check "clearing: an entry balanced only by a second statement is refused" 1 "$(as medclear_clearing "${unbalanced%; SET CONSTRAINTS*}; INSERT INTO clearing.postings (entry_id, account, debit_fen) VALUES ($latest, 'settlement:centre', 7); SET CONSTRAINTS ALL IMMEDIATE")"
+# A posting's entry and account are checked once per statement, not by foreign keys
+# (sql/020_ledger_reference_checks.sql): the same refusal, SQLSTATE 23503, and accounts
+# are never removed or renamed.
+refusal() { # refusal ROLE SQL: the SQLSTATE and message a refused statement raises
+  psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=$1 }" -XAtq -v ON_ERROR_STOP=1 -v VERBOSITY=verbose \
+    -c "BEGIN" -c "$2" -c "ROLLBACK" 2>&1 >/dev/null | grep -m1 '^ERROR' || true
+}
+for s in treating insuring clearing; do
+  acct=$(sql "SELECT account FROM $s.accounts ORDER BY account LIMIT 1")
+  entry=$([[ $s == clearing ]] && echo "journal entry" || echo "journal entry $s.")
+  pair="INSERT INTO $s.postings (entry_id, account, debit_fen, credit_fen) SELECT e, a, d, c FROM (VALUES"
+  journal="WITH e AS (INSERT INTO $s.journal (source_id, memo) VALUES ('test', 'test') RETURNING entry_id)"
+  check "$s: a posting to an account the ledger does not hold is refused" 1 "$(grep -c "ERROR:  23503: a posting names account \"test:nowhere\", which is not in $s.accounts" \
+    <<<"$(refusal "medclear_$s" "$journal $pair ((SELECT entry_id FROM e), '$acct', 4, 0), ((SELECT entry_id FROM e), 'test:nowhere', 0, 4)) v(e, a, d, c)")")"
+  check "$s: a posting to an entry the journal does not hold is refused" 1 "$(grep -cE "ERROR:  23503: a posting names $entry ?999999999, which is not in $s.journal" \
+    <<<"$(refusal "medclear_$s" "$pair (999999999, '$acct', 4, 0), (999999999, '$acct', 0, 4)) v(e, a, d, c)")")"
+  check "$s: an account cannot be deleted" 1 "$(grep -c "ledger accounts are never removed or renamed: DELETE on $s.accounts refused" \
+    <<<"$(refusal medclear "DELETE FROM $s.accounts WHERE account = '$acct'")")"
+  check "$s: an account cannot be renamed" 1 "$(grep -c "ledger accounts are never removed or renamed: UPDATE on $s.accounts refused" \
+    <<<"$(refusal medclear "UPDATE $s.accounts SET account = account || 'x' WHERE account = '$acct'")")"
+  check "$s: the accounts cannot be truncated" 1 "$(grep -c "ledger accounts are never removed or renamed: TRUNCATE on $s.accounts refused" \
+    <<<"$(refusal medclear "TRUNCATE $s.accounts CASCADE")")"
+done
 # A claim's fee lines are kept as one array per claim (sql/012_claim_lines.sql): the
 # treating role reads them through treating.claim_lines, and lines that do not add up are
 # refused.
