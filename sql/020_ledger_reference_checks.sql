@@ -14,6 +14,9 @@
 -- A writer inserts an entry's journal row, its accounts and its postings in one
 -- transaction, and the services in one statement (mc_ledger.c), in READ COMMITTED: a
 -- new account another transaction committed first is seen, as the foreign key saw it.
+-- Entries and accounts are looked up one by one through their primary keys (LATERAL), as
+-- sql/019 looks up the sums, whatever the planner thinks of the transition table's size:
+-- a hash join would read a whole journal, or every hospital's account, per statement.
 CREATE FUNCTION public.mc_refuse_account_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION 'ledger accounts are never removed or renamed: % on %.% refused',
@@ -33,20 +36,21 @@ BEGIN
       DECLARE bad record;
       BEGIN
         SELECT a.account INTO bad
-          FROM (SELECT DISTINCT account FROM new_postings) a
-         WHERE NOT EXISTS (SELECT 1 FROM %1$I.accounts x WHERE x.account = a.account)
+          FROM (SELECT DISTINCT account FROM new_postings) a,
+               LATERAL (SELECT count(*) AS k FROM %1$I.accounts x WHERE x.account = a.account) x
+         WHERE x.k = 0
          ORDER BY a.account LIMIT 1;
         IF FOUND THEN
           RAISE EXCEPTION 'a posting names account "%%", which is not in %1$s.accounts', bad.account
             USING ERRCODE = 'foreign_key_violation';
         END IF;
-        SELECT n.entry_id, t.d, t.c, j.entry_id IS NOT NULL AS known INTO bad
-          FROM (SELECT DISTINCT entry_id FROM new_postings) n
-          LEFT JOIN %1$I.journal j ON j.entry_id = n.entry_id,
+        SELECT n.entry_id, t.d, t.c, j.k = 1 AS known INTO bad
+          FROM (SELECT DISTINCT entry_id FROM new_postings) n,
+               LATERAL (SELECT count(*) AS k FROM %1$I.journal j WHERE j.entry_id = n.entry_id) j,
                LATERAL (SELECT coalesce(sum(p.debit_fen), 0) AS d,
                                coalesce(sum(p.credit_fen), 0) AS c
                           FROM %1$I.postings p WHERE p.entry_id = n.entry_id) t
-         WHERE j.entry_id IS NULL OR t.d <> t.c OR t.d = 0
+         WHERE j.k = 0 OR t.d <> t.c OR t.d = 0
          ORDER BY n.entry_id LIMIT 1;
         IF FOUND AND NOT bad.known THEN
           RAISE EXCEPTION 'a posting names %2$s, which is not in %1$s.journal', bad.entry_id
