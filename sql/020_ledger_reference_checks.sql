@@ -14,6 +14,8 @@
 -- A writer inserts an entry's journal row, its accounts and its postings in one
 -- transaction, and the services in one statement (mc_ledger.c), in READ COMMITTED: a
 -- new account another transaction committed first is seen, as the foreign key saw it.
+-- The references stay declared where a finance team looks for them, as comments on the
+-- two columns (psql's \d+ shows them), naming the check that keeps them.
 -- Entries and accounts are looked up one by one through their primary keys (LATERAL), as
 -- sql/019 looks up the sums, whatever the planner thinks of the transition table's size:
 -- a hash join would read a whole journal, or every hospital's account, per statement.
@@ -62,6 +64,10 @@ BEGIN
       END $b$;
       ALTER TABLE %1$I.postings DROP CONSTRAINT postings_entry_id_fkey,
                                 DROP CONSTRAINT postings_account_fkey;
+      COMMENT ON COLUMN %1$I.postings.entry_id IS
+        'references %1$s.journal (entry_id); checked once per statement by %1$s.check_entries(), not by a foreign key (sql/020)';
+      COMMENT ON COLUMN %1$I.postings.account IS
+        'references %1$s.accounts (account); checked once per statement by %1$s.check_entries(), not by a foreign key (sql/020)';
       CREATE TRIGGER accounts_kept BEFORE UPDATE OF account OR DELETE ON %1$I.accounts
         FOR EACH ROW EXECUTE FUNCTION public.mc_refuse_account_change();
       CREATE TRIGGER accounts_no_truncate BEFORE TRUNCATE ON %1$I.accounts

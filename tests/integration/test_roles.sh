@@ -70,6 +70,7 @@ for s in treating insuring clearing; do
     <<<"$(refusal medclear "DELETE FROM $s.accounts WHERE account = '$acct'")")"
   check "$s: an account cannot be renamed" 1 "$(grep -c "ledger accounts are never removed or renamed: UPDATE on $s.accounts refused" \
     <<<"$(refusal medclear "UPDATE $s.accounts SET account = account || 'x' WHERE account = '$acct'")")"
+  check "$s: the postings' two references are declared on their columns" 2 "$(sql "SELECT count(*) FROM pg_attribute a WHERE a.attrelid = '$s.postings'::regclass AND a.attname IN ('entry_id', 'account') AND col_description(a.attrelid, a.attnum) LIKE 'references $s.% checked once per statement by $s.check_entries()%'")"
   check "$s: the accounts cannot be truncated" 1 "$(grep -c "ledger accounts are never removed or renamed: TRUNCATE on $s.accounts refused" \
     <<<"$(refusal medclear "TRUNCATE $s.accounts CASCADE")")"
 done
