@@ -16,9 +16,11 @@
 -- new account another transaction committed first is seen, as the foreign key saw it.
 -- The references stay declared where a finance team looks for them, as comments on the
 -- two columns (psql's \d+ shows them), naming the check that keeps them.
--- Entries and accounts are looked up one by one through their primary keys (LATERAL), as
--- sql/019 looks up the sums, whatever the planner thinks of the transition table's size:
--- a hash join would read a whole journal, or every hospital's account, per statement.
+-- Entries and accounts are looked up one by one (LATERAL), as sql/019 looks up the sums,
+-- whatever the planner thinks of the transition table's size: through the primary key
+-- once a table is more than a few pages (an accounts table of a few rows is read whole),
+-- never by a hash join that reads a whole journal, or every hospital's account, per
+-- statement.
 CREATE FUNCTION public.mc_refuse_account_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION 'ledger accounts are never removed or renamed: % on %.% refused',

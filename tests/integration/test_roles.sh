@@ -7,6 +7,10 @@ as() { # as ROLE SQL: 0 when the statement succeeds
   psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=$1 }" -XAtq -v ON_ERROR_STOP=1 \
     -c "BEGIN" -c "$2" -c "ROLLBACK" >/dev/null 2>&1 && echo 0 || echo 1
 }
+refusal() { # refusal ROLE SQL: the first error (SQLSTATE and message) SQL raises, rolled back
+  psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=$1 }" -XAtq -v ON_ERROR_STOP=1 -v VERBOSITY=verbose \
+    -c "BEGIN" -c "$2" -c "ROLLBACK" 2>&1 >/dev/null | grep -m1 '^ERROR' || true
+}
 for view in clearing.trial_balance clearing.statement_parties clearing.usage \
   clearing.window_statements treating.trial_balance insuring.trial_balance; do
   check "finance reads $view" 0 "$(as medclear_finance "SELECT count(*) FROM $view")"
@@ -35,13 +39,13 @@ for s in treating insuring; do
   check "$s: a balanced entry commits" 0 "$(as "medclear_$s" "SELECT $s.post('test', NULL, 'test', '$acct', 'ASSET', 'test:other', 'LIABILITY', 5); SET CONSTRAINTS ALL IMMEDIATE")"
   unbalanced="WITH e AS (INSERT INTO $s.journal (source_id, memo) VALUES ('test', 'test') RETURNING entry_id) INSERT INTO $s.postings (entry_id, account, debit_fen) SELECT entry_id, '$acct', 5 FROM e; SET CONSTRAINTS ALL IMMEDIATE"
   check "$s: an entry that does not balance is refused" 1 "$(as "medclear_$s" "$unbalanced")"
-  err=$(psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=medclear_$s }" -XAtq -c "BEGIN" -c "$unbalanced" -c "ROLLBACK" 2>&1 >/dev/null || true)
+  err=$(refusal "medclear_$s" "$unbalanced")
   check "$s: the refusal names the entry and its sums" 1 "$(grep -cE "journal entry $s\.[0-9]+ does not balance: debits 5 credits 0" <<<"$err")"
 done
 # The centre's ledger has the same check.
 unbalanced="WITH e AS (INSERT INTO clearing.journal (source_id, memo) VALUES ('test', 'test') RETURNING entry_id) INSERT INTO clearing.postings (entry_id, account, credit_fen) SELECT entry_id, 'settlement:centre', 7 FROM e; SET CONSTRAINTS ALL IMMEDIATE"
 check "clearing: an entry that does not balance is refused" 1 "$(as medclear_clearing "$unbalanced")"
-err=$(psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=medclear_clearing }" -XAtq -c "BEGIN" -c "$unbalanced" -c "ROLLBACK" 2>&1 >/dev/null || true)
+err=$(refusal medclear_clearing "$unbalanced")
 check "clearing: the refusal names the entry and its sums" 1 "$(grep -cE "journal entry [0-9]+ does not balance: debits 0 credits 7" <<<"$err")"
 check "clearing: a balanced entry commits" 0 "$(as medclear_clearing "SELECT clearing.post_pair('test', NULL, 'test', NULL, '310000', '320000', 3); SET CONSTRAINTS ALL IMMEDIATE")"
 # A posting added later to an entry that balanced is checked with the entry's earlier
@@ -53,10 +57,6 @@ check "clearing: an entry balanced only by a second statement is refused" 1 "$(a
 # A posting's entry and account are checked once per statement, not by foreign keys
 # (sql/020_ledger_reference_checks.sql): the same refusal, SQLSTATE 23503, and accounts
 # are never removed or renamed.
-refusal() { # refusal ROLE SQL: the SQLSTATE and message a refused statement raises
-  psql "${MEDCLEAR_DB_CONNINFO/user=medclear /user=$1 }" -XAtq -v ON_ERROR_STOP=1 -v VERBOSITY=verbose \
-    -c "BEGIN" -c "$2" -c "ROLLBACK" 2>&1 >/dev/null | grep -m1 '^ERROR' || true
-}
 for s in treating insuring clearing; do
   acct=$(sql "SELECT account FROM $s.accounts ORDER BY account LIMIT 1")
   entry=$([[ $s == clearing ]] && echo "journal entry" || echo "journal entry $s.")
@@ -85,8 +85,7 @@ check "the treating role cannot change a claim's lines" 1 "$(as medclear_treatin
 check "a claim's lines left as they are pass the check" 0 "$(as medclear "UPDATE treating.claim_line_sets SET lines[1].amount_fen = (lines[1]).amount_fen WHERE claim_id = '$claim'")"
 for change in "lines[1].amount_fen = (lines[1]).amount_fen + 1" "lines[2].line_no = (lines[1]).line_no" \
   "lines[1].item_code = NULL" "lines[1].over_limit_fen = NULL"; do
-  err=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -v ON_ERROR_STOP=1 -c "BEGIN" \
-    -c "UPDATE treating.claim_line_sets SET $change WHERE claim_id = '$claim'" -c "ROLLBACK" 2>&1 >/dev/null || true)
+  err=$(refusal medclear "UPDATE treating.claim_line_sets SET $change WHERE claim_id = '$claim'")
   check "lines changed by $change are refused" 1 "$(grep -c 'violates check constraint "claim_lines_add_up"' <<<"$err")"
 done
 finish
