@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -504,6 +505,7 @@ typedef struct load {
     uint32_t dr_cursor; /* records below it have their delivery report counted */
     int64_t replies_read, replies_repeated, replies_foreign, consumer_errors;
     int64_t first_send_us, last_send_us, first_reply_us, last_reply_us, last_event_us;
+    int64_t cpu_at_first_send_us; /* this process's CPU time then (cpu_used_us()) */
     int64_t tick_us, tick_answered; /* of the last progress line, for its rate */
     tool_progress_t progress;
     bool stopped_by_error;
@@ -630,6 +632,16 @@ static void warn_limited(load_t *L, const char *what, const char *detail)
 
 static void read_replies(load_t *L, int timeout_ms);
 
+/* CPU time this process used so far, all its threads (librdkafka's among them), in us. */
+static int64_t cpu_used_us(void)
+{
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0)
+        return 0;
+    return ((int64_t)u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000 + u.ru_utime.tv_usec +
+           u.ru_stime.tv_usec;
+}
+
 /*
  * Publishes record i, already filled in. Keeps reading replies while the producer's
  * queue is full. Returns false when the producer refused the message for good.
@@ -675,8 +687,10 @@ static bool publish(load_t *L, uint32_t i)
     L->n_sent++;
     L->sent[r->kind]++;
     L->last_send_us = L->last_event_us = r->sent_us;
-    if (!L->first_send_us)
+    if (!L->first_send_us) {
         L->first_send_us = r->sent_us;
+        L->cpu_at_first_send_us = cpu_used_us();
+    }
     if (e) {
         free(buf);
         r->delivered = -1;
@@ -1101,6 +1115,8 @@ static int report(load_t *L)
     double throughput = span_s > 0 ? (double)n / span_s : 0;
     int64_t end_us = L->last_reply_us > L->last_send_us ? L->last_reply_us : L->last_send_us;
     double duration_s = L->first_send_us ? (double)(end_us - L->first_send_us) / 1e6 : 0;
+    /* from the first send on: the load generator shares the machine it measures */
+    double cpu_s = L->first_send_us ? (double)(cpu_used_us() - L->cpu_at_first_send_us) / 1e6 : 0;
     static const double ps[] = {0.50, 0.90, 0.99, 0.999};
     static const char *const pnames[] = {"p50", "p90", "p99", "p999"};
     int64_t dups = L->sent[K_DUP_SAME] + L->sent[K_DUP_NEW];
@@ -1130,9 +1146,10 @@ static int report(load_t *L)
         } else {
             printf("null");
         }
-        printf(",\"duration_s\":%.3f,\"count_settle\":%" PRId64 ",\"count_cancel\":%" PRId64
-               ",\"count_reverse\":%" PRId64 ",\"count_duplicate\":%" PRId64 "}\n",
-               duration_s, L->sent[K_SETTLE], L->sent[K_CANCEL], L->sent[K_REVERSE], dups);
+        printf(",\"duration_s\":%.3f,\"cpu_s\":%.3f,\"count_settle\":%" PRId64
+               ",\"count_cancel\":%" PRId64 ",\"count_reverse\":%" PRId64
+               ",\"count_duplicate\":%" PRId64 "}\n",
+               duration_s, cpu_s, L->sent[K_SETTLE], L->sent[K_CANCEL], L->sent[K_REVERSE], dups);
     } else {
         printf("medclear load: %" PRId64 " requests in %.1f s (visit date %s, seed %" PRIu64 ")\n",
                L->n_sent, duration_s, date, L->o.seed);
@@ -1154,6 +1171,9 @@ static int report(load_t *L)
                " for other requests; %" PRId64 " consumer errors)\n",
                L->replies_read, L->replies_repeated, L->replies_foreign, L->consumer_errors);
         printf("  throughput    %.1f replies/s\n", throughput);
+        if (L->n_sent)
+            printf("  own CPU       %.2f s from the first send (%.3f ms a request)\n", cpu_s,
+                   cpu_s * 1000 / (double)L->n_sent);
         if (n)
             printf("  latency ms    p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
                    pct_ms(lat, n, 0.50), pct_ms(lat, n, 0.90), pct_ms(lat, n, 0.99),

@@ -15,8 +15,9 @@
 #
 # then prints one table with the durability settings in force (Kafka acks=all,
 # PostgreSQL fsync and synchronous_commit) and the machine's core count, where a request's
-# time went hop by hop at each fixed rate (tests/bench/hops.sql), and medclear's
-# throughput as a fraction of the ceiling. MC_BENCH_COUNT=20000 MC_BENCH_RATE_SECONDS=10
+# time went hop by hop at each fixed rate (tests/bench/hops.sql), the CPU a request cost
+# in each process of each scenario, and medclear's throughput as a fraction of the
+# ceiling. MC_BENCH_COUNT=20000 MC_BENCH_RATE_SECONDS=10
 # gives a quick run. The requests come from MC_BENCH_PERSONS (default 100,000) insured
 # persons added to the sample network (tests/bench/population.sql). The topics have
 # MC_BENCH_PARTITIONS partitions (default 1).
@@ -58,8 +59,26 @@ trap 'deploy/network.sh stop >/dev/null' EXIT
 out="$MC_RUN_DIR/results"
 mkdir -p "$out"
 
+# The CPU every process of the network used so far, in clock ticks, and the time:
+# "ns postgresql broker treating insuring clearing". PostgreSQL's is its postmaster's
+# and live processes' own and what its exited processes (autovacuum workers among them)
+# used. The load generator reports its own (cpu_s in its JSON).
+checkpointer=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+postmaster=$(awk '{print $4}' "/proc/$checkpointer/stat") # its parent
+ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_now() {
+  local pg p role line
+  pg=$(ticks "$postmaster")
+  for p in $(pgrep -P "$postmaster"); do pg=$((pg + $(ticks "$p"))); done
+  line="$(date +%s%N) $pg $(ticks "$(cat "$MC_STATE_DIR/kafka/kafka.pid")")"
+  for role in treating insuring clearing; do line+=" $(ticks "$(cat "$MC_RUN_DIR/$role.pid")")"; done
+  echo "$line"
+}
+
 echo "bench: $COUNT requests as fast as possible"
+cpu_now >"$out/max.cpu"
 medclear load --count "$COUNT" --timeout-ms 3600000 --json --quiet >"$out/max.json" || true
+cpu_now >>"$out/max.cpu"
 db_now() { psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT now()"; }
 # offer NAME RATE: RATE requests/s for RATE_SECONDS into $out/NAME.json, and the hops of
 # those requests into $out/NAME.hops (printed with the table)
@@ -67,8 +86,10 @@ offer() {
   echo "bench: $2/s offered for ${RATE_SECONDS} s ($1)"
   local from
   from=$(db_now)
+  cpu_now >"$out/$1.cpu"
   medclear load --count $(($2 * RATE_SECONDS)) --rate "$2" --timeout-ms 3600000 --json --quiet \
     >"$out/$1.json" || true
+  cpu_now >>"$out/$1.cpu"
   psql "$MEDCLEAR_DB_CONNINFO" -Xq -P footer=off -v from="$from" -v to="$(db_now)" -f tests/bench/hops.sql \
     >"$out/$1.hops" || echo "(the hops of this scenario could not be read)" >"$out/$1.hops"
 }
@@ -157,6 +178,19 @@ for s in max rate1000 rate3000 rate1000quiet; do
     "$(field "$f" latency_ms.p99)" "$(field "$f" latency_ms.p999)" "$(field "$f" latency_ms.max)"
 done
 printf 'rate1000quiet: 1,000/s again, once autovacuum had finished and a checkpoint was taken (%s)\n' "$quiet_s"
+printf '\nCPU a request in ms, by process (CPU used from the start to the end of the scenario / requests sent),\nand how busy the %s cores were:\n' "$(nproc)"
+printf '%-14s %10s %8s %9s %9s %9s %9s %7s %6s\n' scenario postgresql broker treating insuring clearing load_gen all busy
+for s in max rate1000 rate3000 rate1000quiet; do
+  # shellcheck disable=SC2046  # the two snapshot lines and the JSON's figures, as words
+  awk -v s="$s" -v hz="$(getconf CLK_TCK)" -v cores="$(nproc)" -v sent="$(field "$out/$s.json" sent)" \
+    -v lg="$(field "$out/$s.json" cpu_s)" 'NR == 1 { for (i = 1; i <= NF; i++) a[i] = $i }
+    NR == 2 { if (sent + 0 <= 0 || lg == "-") { printf "%-14s (no figures)\n", s; exit }
+      all = lg; line = sprintf("%-14s", s)
+      for (i = 2; i <= NF; i++) { c = ($i - a[i]) / hz; all += c
+        line = line sprintf(" %*.3f", i == 2 ? 10 : i == 3 ? 8 : 9, c * 1000 / sent) }
+      printf "%s %9.3f %7.3f %5.0f%%\n", line, lg * 1000 / sent, all * 1000 / sent,
+        100 * all / (($1 - a[1]) / 1e9 * cores) }' "$out/$s.cpu"
+done
 for s in rate1000 rate3000 rate1000quiet; do
   printf '\nwhere the time of a request went in %s (tests/bench/hops.sql):\n' "$s"
   cat "$out/$s.hops"

@@ -58,6 +58,12 @@ summary=$(tail -1 "$dir/load.json")
 check "requests sent" "$count" "$(json_field "$summary" sent)"
 check "no request without a reply" 0 "$(json_field "$summary" unanswered)"
 check "no request with two different replies" 0 "$(json_field "$summary" multiple_replies)"
+# Its own CPU from the first send, which the benchmark counts with the network's: more
+# than nothing, and no more than all the cores for as long as it ran.
+check "load generator: its own CPU reported, within the cores' time" 1 \
+  "$(python3 -c 'import json, os, sys
+d = json.loads(sys.argv[1]); c = d.get("cpu_s")
+print(int(c is not None and 0 < c <= d["duration_s"] * os.cpu_count()))' "$summary")"
 mc verify --wait-ms 120000 >"$dir/verify" || true
 cat "$dir/verify"
 check "verify holds" "verify: all invariants hold" "$(tail -1 "$dir/verify")"
