@@ -59,7 +59,7 @@ trap 'deploy/network.sh stop >/dev/null' EXIT
 out="$MC_RUN_DIR/results"
 mkdir -p "$out"
 
-# The CPU every process of the network used so far, in clock ticks, and the time:
+# The time (ns) and the CPU every process of the network used so far (clock ticks), as
 # "ns postgresql broker treating insuring clearing". PostgreSQL's is its postmaster's
 # and live processes' own and what its exited processes (autovacuum workers among them)
 # used. The load generator reports its own (cpu_s in its JSON).
@@ -70,8 +70,10 @@ cpu_now() {
   local pg p role line
   pg=$(ticks "$postmaster")
   for p in $(pgrep -P "$postmaster"); do pg=$((pg + $(ticks "$p"))); done
-  line="$(date +%s%N) $pg $(ticks "$(cat "$MC_STATE_DIR/kafka/kafka.pid")")"
-  for role in treating insuring clearing; do line+=" $(ticks "$(cat "$MC_RUN_DIR/$role.pid")")"; done
+  line="$(date +%s%N) $pg $(ticks "$(cat "$MC_STATE_DIR/kafka/kafka.pid" 2>/dev/null)")"
+  for role in treating insuring clearing; do
+    line+=" $(ticks "$(cat "$MC_RUN_DIR/$role.pid" 2>/dev/null)")"
+  done
   echo "$line"
 }
 
@@ -181,7 +183,6 @@ printf 'rate1000quiet: 1,000/s again, once autovacuum had finished and a checkpo
 printf '\nCPU a request in ms, by process (CPU used from the start to the end of the scenario / requests sent),\nand how busy the %s cores were:\n' "$(nproc)"
 printf '%-14s %10s %8s %9s %9s %9s %9s %7s %6s\n' scenario postgresql broker treating insuring clearing load_gen all busy
 for s in max rate1000 rate3000 rate1000quiet; do
-  # shellcheck disable=SC2046  # the two snapshot lines and the JSON's figures, as words
   awk -v s="$s" -v hz="$(getconf CLK_TCK)" -v cores="$(nproc)" -v sent="$(field "$out/$s.json" sent)" \
     -v lg="$(field "$out/$s.json" cpu_s)" 'NR == 1 { for (i = 1; i <= NF; i++) a[i] = $i }
     NR == 2 { if (sent + 0 <= 0 || lg == "-") { printf "%-14s (no figures)\n", s; exit }
