@@ -150,6 +150,20 @@ outpatient_request() {
     "$@" >"$file"
 }
 
+# second_instance ROLE LOG [OPTION...]: starts one more instance of ROLE's service in the
+# fixture's consumer group (so that the two share the role's partitions), logging to LOG,
+# with -o OPTIONs; sets $second to its pid and checks that it runs.
+second_instance() {
+  local role=$1 log=$2 opt args=()
+  shift 2
+  for opt in "$@"; do args+=(-o "$opt"); done
+  "$MC_BUILD_DIR/services/$role/medclear-$role" -c "$ROOT/deploy/config/$role.conf" "${args[@]}" \
+    >"$log" 2>&1 </dev/null &
+  second=$!
+  for _ in $(seq 300); do grep -q 'msg="running"' "$log" && break; sleep 0.1; done
+  check "second $role instance running" 1 "$(grep -c 'msg="running"' "$log")"
+}
+
 finish() {
   echo "$((CHECKS - FAILS)) passed, $FAILS failed"
   [[ $FAILS -eq 0 && $CHECKS -gt 0 ]]

@@ -12,11 +12,7 @@ cleanup() { [[ -n $second ]] && kill "$second" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 
 # A second insuring instance in the same consumer group takes half of the partitions.
-"$MC_BUILD_DIR/services/insuring/medclear-insuring" -c "$ROOT/deploy/config/insuring.conf" -o log.level=debug \
-  >"$dir/insuring2.log" 2>&1 </dev/null &
-second=$!
-for _ in $(seq 300); do grep -q 'msg="running"' "$dir/insuring2.log" && break; sleep 0.1; done
-check "second insuring instance running" 1 "$(grep -c 'msg="running"' "$dir/insuring2.log")"
+second_instance insuring "$dir/insuring2.log" log.level=debug
 sleep 3 # let the group rebalance
 
 n=20

@@ -58,11 +58,7 @@ sql "CREATE TRIGGER test_race_refuse_once BEFORE INSERT ON treating.requests FOR
 
 # A second treating instance in the same consumer group takes half of the partitions.
 raced_before=$(grep -c 'lost a race' "$MC_RUN_DIR/treating.log" || true)
-"$MC_BUILD_DIR/services/treating/medclear-treating" -c "$ROOT/deploy/config/treating.conf" \
-  >"$dir/treating2.log" 2>&1 </dev/null &
-second=$!
-for _ in $(seq 300); do grep -q 'msg="running"' "$dir/treating2.log" && break; sleep 0.1; done
-check "second treating instance running" 1 "$(grep -c 'msg="running"' "$dir/treating2.log")"
+second_instance treating "$dir/treating2.log"
 sleep 5 # let the group rebalance
 
 mc submit "$dir/req.claim" >/dev/null
