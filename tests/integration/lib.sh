@@ -150,6 +150,15 @@ outpatient_request() {
     "$@" >"$file"
 }
 
+# ledger_posted SCHEMA ACCOUNT_PREFIX: SQL of what SCHEMA's ledger posted for each claim
+# to its accounts named ACCOUNT_PREFIX:..., as (claim_id, fen), debits less credits. The
+# three sides of a claim's fund amount are clearing receivable, treating due_from and
+# insuring fund_expense (`medclear verify` compares them over a whole database).
+ledger_posted() {
+  echo "SELECT j.claim_id, sum(p.debit_fen - p.credit_fen) AS fen FROM $1.journal j
+          JOIN $1.postings p USING (entry_id) WHERE p.account LIKE '$2:%' GROUP BY 1"
+}
+
 # second_instance ROLE LOG [OPTION...]: starts one more instance of ROLE's service in the
 # fixture's consumer group (so that the two share the role's partitions), logging to LOG,
 # with -o OPTIONs; sets $second to its pid and checks that it runs.

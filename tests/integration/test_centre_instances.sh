@@ -54,18 +54,14 @@ check "the usage of several pairs moved" 1 "$(awk '$3 > $2 {k++} END {print (k >
 # The three ledgers agree claim by claim on what the funds owe for each of these claims
 # (nothing posted for a claim the funds pay nothing of), as `medclear verify` checks over
 # a whole database, which earlier tests here leave with refused writes on purpose.
-posted() { # posted SCHEMA ACCOUNT_PREFIX: what the ledger posted for each claim since $from
-  echo "SELECT j.claim_id, sum(p.debit_fen - p.credit_fen) AS fen FROM $1.journal j
-          JOIN $1.postings p USING (entry_id) WHERE p.account LIKE '$2:%' GROUP BY 1"
-}
 check "the three ledgers posted each claim's fund amount (claims, differing, some paid)" \
   "$((2 * n)) 0 true" "$(sql "
   SELECT count(*) || ' ' || count(*) FILTER (WHERE c.fund_fen + c.tier2_fen <> coalesce(cl.fen, 0)
            OR coalesce(cl.fen, 0) <> coalesce(tl.fen, 0) OR coalesce(cl.fen, 0) <> coalesce(il.fen, 0))
          || ' ' || bool_or(cl.fen > 0)
     FROM clearing.claims c
-    LEFT JOIN ($(posted clearing receivable)) cl USING (claim_id)
-    LEFT JOIN ($(posted treating due_from)) tl USING (claim_id)
-    LEFT JOIN ($(posted insuring fund_expense)) il USING (claim_id)
+    LEFT JOIN ($(ledger_posted clearing receivable)) cl USING (claim_id)
+    LEFT JOIN ($(ledger_posted treating due_from)) tl USING (claim_id)
+    LEFT JOIN ($(ledger_posted insuring fund_expense)) il USING (claim_id)
    WHERE c.booked_at >= '$from' AND c.kind = 'SETTLE'")"
 finish

@@ -39,20 +39,13 @@ check "claim after the refused one settled" ACCEPTED "$(field A status)"
 check "refused claim answered TIMED_OUT" TIMED_OUT "$(field R reason_code)"
 check "refused claim has no settlement" 0 "$(sql "SELECT count(*) FROM insuring.settlements WHERE total_fen = 4321")"
 # what each ledger posted for a claim, against the fund amount its settlement records
-ledger_vs_settlement() {
-  sql "SELECT string_agg(format('%s:%s/%s/%s/%s', right(s.claim_id, 1), s.fund_fen + s.tier2_fen,
-         (SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0) FROM insuring.journal j
-            JOIN insuring.postings p USING (entry_id) WHERE j.claim_id = s.claim_id
-             AND p.account LIKE 'fund_expense:%'),
-         (SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0) FROM treating.journal j
-            JOIN treating.postings p USING (entry_id) WHERE j.claim_id = s.claim_id
-             AND p.account LIKE 'due_from:%'),
-         (SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0) FROM clearing.journal j
-            JOIN clearing.postings p USING (entry_id) WHERE j.claim_id = s.claim_id
-             AND p.account LIKE 'receivable:%')), ' ' ORDER BY s.claim_id)
-         FROM insuring.settlements s WHERE s.claim_id IN ('${base}A', '${base}B')"
-}
-ledgers=$(ledger_vs_settlement)
+ledgers=$(sql "SELECT string_agg(format('%s:%s/%s/%s/%s', right(s.claim_id, 1), s.fund_fen + s.tier2_fen,
+    coalesce(il.fen, 0), coalesce(tl.fen, 0), coalesce(cl.fen, 0)), ' ' ORDER BY s.claim_id)
+  FROM insuring.settlements s
+  LEFT JOIN ($(ledger_posted insuring fund_expense)) il USING (claim_id)
+  LEFT JOIN ($(ledger_posted treating due_from)) tl USING (claim_id)
+  LEFT JOIN ($(ledger_posted clearing receivable)) cl USING (claim_id)
+ WHERE s.claim_id IN ('${base}A', '${base}B')")
 check "settled claims posted their fund amounts to the three ledgers" \
   "$(sql "SELECT string_agg(format('%s:%s/%s/%s/%s', right(claim_id, 1), f, f, f, f), ' ' ORDER BY claim_id)
           FROM (SELECT claim_id, fund_fen + tier2_fen AS f FROM insuring.settlements
