@@ -15,9 +15,10 @@
 #
 # then prints one table with the durability settings in force (Kafka acks=all,
 # PostgreSQL fsync and synchronous_commit) and the machine's core count, where a request's
-# time went hop by hop at each fixed rate (tests/bench/hops.sql), the CPU a request cost
-# in each process of each scenario, and medclear's throughput as a fraction of the
-# ceiling. MC_BENCH_COUNT=20000 MC_BENCH_RATE_SECONDS=10
+# time went hop by hop at each fixed rate (tests/bench/hops.sql), how many batches each
+# service ran and how many messages they held (tests/bench/batches.sql), the CPU a
+# request cost in each process of each scenario, and medclear's throughput as a fraction
+# of the ceiling. MC_BENCH_COUNT=20000 MC_BENCH_RATE_SECONDS=10
 # gives a quick run. The requests come from MC_BENCH_PERSONS (default 100,000) insured
 # persons added to the sample network (tests/bench/population.sql). The topics have
 # MC_BENCH_PARTITIONS partitions (default 1).
@@ -77,23 +78,33 @@ cpu_now() {
   echo "$line"
 }
 
+db_now() { psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT now()"; }
+# report NAME FILE FROM TO: the output of tests/bench/FILE.sql for the scenario that ran
+# from FROM to TO (database clock) into $out/NAME.FILE, printed with the table
+report() {
+  psql "$MEDCLEAR_DB_CONNINFO" -Xq -P footer=off -v from="$3" -v to="$4" -f "tests/bench/$2.sql" \
+    >"$out/$1.$2" || echo "(tests/bench/$2.sql could not be read for this scenario)" >"$out/$1.$2"
+}
+
 echo "bench: $COUNT requests as fast as possible"
+from=$(db_now)
 cpu_now >"$out/max.cpu"
 medclear load --count "$COUNT" --timeout-ms 3600000 --json --quiet >"$out/max.json" || true
 cpu_now >>"$out/max.cpu"
-db_now() { psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT now()"; }
-# offer NAME RATE: RATE requests/s for RATE_SECONDS into $out/NAME.json, and the hops of
-# those requests into $out/NAME.hops (printed with the table)
+report max batches "$from" "$(db_now)"
+# offer NAME RATE: RATE requests/s for RATE_SECONDS into $out/NAME.json, and the hops and
+# the batches of those requests into $out/NAME.hops and $out/NAME.batches
 offer() {
   echo "bench: $2/s offered for ${RATE_SECONDS} s ($1)"
-  local from
+  local from to
   from=$(db_now)
   cpu_now >"$out/$1.cpu"
   medclear load --count $(($2 * RATE_SECONDS)) --rate "$2" --timeout-ms 3600000 --json --quiet \
     >"$out/$1.json" || true
   cpu_now >>"$out/$1.cpu"
-  psql "$MEDCLEAR_DB_CONNINFO" -Xq -P footer=off -v from="$from" -v to="$(db_now)" -f tests/bench/hops.sql \
-    >"$out/$1.hops" || echo "(the hops of this scenario could not be read)" >"$out/$1.hops"
+  to=$(db_now)
+  report "$1" hops "$from" "$to"
+  report "$1" batches "$from" "$to"
 }
 # The flood leaves the vacuum of a million requests' rows and a checkpoint to do, which
 # take the same two cores as the requests offered after it. Waits until no autovacuum
@@ -195,6 +206,10 @@ done
 for s in rate1000 rate3000 rate1000quiet; do
   printf '\nwhere the time of a request went in %s (tests/bench/hops.sql):\n' "$s"
   cat "$out/$s.hops"
+done
+for s in max rate1000 rate3000 rate1000quiet; do
+  printf '\nthe batches of each service in %s (tests/bench/batches.sql):\n' "$s"
+  cat "$out/$s.batches"
 done
 printf 'window close + issue of %s claims (%s of them copies): %s ms\n' "$claims" "$copied" "$close_ms"
 printf 'ceiling (%s messages of %s bytes): produce %s/s, consume %s/s; medclear at %s of the produce rate\n' \

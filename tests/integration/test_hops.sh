@@ -2,7 +2,9 @@
 # The benchmark's hop breakdown (tests/bench/hops.sql) over settlements that went through
 # the network: every request it counts is counted in each hop, each party's transaction
 # starts after the one before it (so no hop is negative), and the path from the treating
-# region's first transaction to its reply is at least each hop at every percentile.
+# region's first transaction to its reply is at least each hop at every percentile. And
+# its batches (tests/bench/batches.sql) over the same time: each service's batches hold
+# at least the messages these requests gave it.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -18,7 +20,8 @@ done >"$dir/requests"
 mc submit --wait --json --timeout-ms 90000 "$dir/requests" >"$dir/replies"
 check "every request accepted" "$n" "$(grep -c '"status":"ACCEPTED"' "$dir/replies")"
 
-psql "$MEDCLEAR_DB_CONNINFO" -XAtq -F '|' -v from="$from" -v to="$(sql "SELECT now()")" \
+to=$(sql "SELECT now()")
+psql "$MEDCLEAR_DB_CONNINFO" -XAtq -F '|' -v from="$from" -v to="$to" \
   -f "$ROOT/tests/bench/hops.sql" >"$dir/hops"
 check "four hops and the path" 5 "$(wc -l <"$dir/hops")"
 check "each counts the $n requests" "$n $n $n $n $n" "$(cut -d'|' -f2 "$dir/hops" | xargs)"
@@ -38,4 +41,17 @@ check "the requests are found at every party" "$n" "$(sql "SELECT count(*) $join
 check "each party's transaction starts after the one before it" 0 "$(sql "SELECT count(*) $joined
   AND NOT (r.received_at <= c.routed_at AND c.routed_at <= s.created_at
            AND s.created_at <= c.booked_at AND c.booked_at <= r.replied_at)")"
+
+psql "$MEDCLEAR_DB_CONNINFO" -XAtq -F '|' -v from="$from" -v to="$to" \
+  -f "$ROOT/tests/bench/batches.sql" >"$dir/batches"
+# columns: service | batches | per_s | mean | p50 | p90 | max | cycle_ms; each request is
+# a request and a result at the treating region and at the centre, a claim at the insuring
+# region (other traffic in the same seconds may add to them)
+check "the three services' batches" "clearing insuring treating" "$(cut -d'|' -f1 "$dir/batches" | xargs)"
+check "each service's batches hold at least its messages of these requests" "" \
+  "$(awk -F'|' -v n="$n" '{ want = $1 == "insuring" ? n : 2 * n
+       if ($2 < 1 || $2 * $4 < want - 0.05 * $2) print $1 ": " $2 " batches of " $4 " for " want " messages" }' \
+     "$dir/batches")"
+check "each service's median batch is at most its 90th percentile, at most its largest" "" \
+  "$(awk -F'|' '$5 < 1 || $5 > $6 || $6 > $7 || $4 > $7 { print NR ": " $0 }' "$dir/batches")"
 finish
