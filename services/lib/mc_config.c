@@ -69,8 +69,11 @@ static const param_t params[] = {
     STR("group.id", group_id, "",
         "consumer group of the role (default: <topic.prefix>-<role>, so networks sharing "
         "a broker never share groups)"),
-    INT("batch.max.messages", batch_max, "500", 1, 100000,
+    INT("batch.max.messages", batch_max, "1000", 1, 100000,
         "most messages consumed and committed in one database transaction"),
+    INT("batch.max.bytes", batch_max_bytes, "33554432", 1, 1073741824,
+        "a batch takes no more messages once theirs add up to this many bytes (its first "
+        "is always taken): what a batch holds in memory, whatever size its messages are"),
     INT("batch.timeout.ms", batch_timeout_ms, "5", 0, 60000,
         "longest wait for more messages once a batch's first arrived, only while the last "
         "batch held more than one (those already fetched are always taken)"),

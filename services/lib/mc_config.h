@@ -34,6 +34,7 @@ typedef struct mc_config {
     int64_t topic_partitions;/* topic.partitions: of the topics created; 0 = the broker's */
     char group_id[128];      /* group.id: consumer group of this role */
     int64_t batch_max;       /* batch.max.messages */
+    int64_t batch_max_bytes; /* batch.max.bytes */
     int64_t batch_timeout_ms;/* batch.timeout.ms */
     int64_t commit_interval_ms;/* batch.commit.interval.ms: 0 = offsets after every batch */
     int64_t message_max;     /* message.max.bytes accepted from the bus */

@@ -1279,6 +1279,11 @@ int64_t mc_service_batch_wait_ms(int64_t timeout_ms, int last_batch)
     return last_batch > 1 ? timeout_ms : 0;
 }
 
+bool mc_service_batch_takes_more(int n, int64_t bytes, int64_t max, int64_t max_bytes)
+{
+    return n < max && bytes < max_bytes;
+}
+
 int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
 {
     int max = (int)svc->cfg->batch_max;
@@ -1318,14 +1323,16 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running)
             continue;
         }
         msgs[n++] = first;
+        int64_t bytes = (int64_t)first->len;
         int64_t wait = mc_service_batch_wait_ms(svc->cfg->batch_timeout_ms, svc->last_batch);
         int64_t deadline = mc_now_ms() + wait;
-        while (n < max) {
+        while (mc_service_batch_takes_more(n, bytes, max, svc->cfg->batch_max_bytes)) {
             int64_t left = deadline - mc_now_ms();
             rd_kafka_message_t *m = rd_kafka_consumer_poll(svc->consumer, left > 0 ? (int)left : 0);
             if (!m)
                 break;
             msgs[n++] = m;
+            bytes += (int64_t)m->len;
         }
 
         /* A batch the database lost is applied again, from the messages still in hand,

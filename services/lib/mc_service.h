@@ -105,6 +105,10 @@ int mc_service_run(mc_service_t *svc, volatile sig_atomic_t *running);
  * (timeout_ms) when the last batch held more than one message, else 0. */
 int64_t mc_service_batch_wait_ms(int64_t timeout_ms, int last_batch);
 
+/* Whether a batch of n messages of bytes bytes in all takes one more: fewer than
+ * batch.max.messages (max) and fewer bytes than batch.max.bytes (max_bytes). */
+bool mc_service_batch_takes_more(int n, int64_t bytes, int64_t max, int64_t max_bytes);
+
 /* Flushes the producer, leaves the group, closes the database. NULL is a no-op. */
 void mc_service_destroy(mc_service_t *svc);
 

@@ -136,6 +136,31 @@ static void test_batch_wait(void)
     CU_ASSERT_EQUAL(mc_service_batch_wait_ms(0, 500), 0);
 }
 
+/* A batch takes up to 1,000 messages and 32 MiB of them by default; its first message is
+ * taken whatever its size (the loop adds it before asking), then no more once either
+ * bound is reached. */
+static void test_batch_bounds(void)
+{
+    mc_config_t cfg;
+    mc_config_defaults(&cfg);
+    CU_ASSERT_EQUAL(cfg.batch_max, 1000);
+    CU_ASSERT_EQUAL(cfg.batch_max_bytes, 32 * 1024 * 1024);
+    int64_t max = cfg.batch_max, max_bytes = cfg.batch_max_bytes;
+    CU_ASSERT_TRUE(mc_service_batch_takes_more(1, 100, max, max_bytes));
+    CU_ASSERT_TRUE(mc_service_batch_takes_more(999, max_bytes - 1, max, max_bytes));
+    CU_ASSERT_FALSE(mc_service_batch_takes_more(1000, 100, max, max_bytes));
+    CU_ASSERT_FALSE(mc_service_batch_takes_more(1, max_bytes, max, max_bytes));
+    CU_ASSERT_FALSE(mc_service_batch_takes_more(2, max_bytes + 4096, max, max_bytes));
+    /* batch.max.bytes = 1: every batch is one message */
+    CU_ASSERT_FALSE(mc_service_batch_takes_more(1, 1, max, 1));
+    char err[256];
+    CU_ASSERT_TRUE(mc_config_set(&cfg, "batch.max.bytes", "1", err, sizeof(err)));
+    CU_ASSERT_FALSE(mc_config_set(&cfg, "batch.max.bytes", "0", err, sizeof(err)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "outside"));
+    CU_ASSERT_FALSE(mc_config_set(&cfg, "batch.max.bytes", "1073741825", err, sizeof(err)));
+    CU_ASSERT_EQUAL(cfg.batch_max_bytes, 1);
+}
+
 /* Offsets are committed at most every second while traffic flows; the topics a process
  * creates get the broker's partition count unless topic.partitions says otherwise. */
 static void test_commit_and_partitions(void)
@@ -234,6 +259,7 @@ int main(void)
         !CU_add_test(s, "a refused value keeps the old one", test_refused_keeps_value) ||
         !CU_add_test(s, "command-line options", test_option) ||
         !CU_add_test(s, "the batch's wait for more messages", test_batch_wait) ||
+        !CU_add_test(s, "a batch's bounds: messages and bytes", test_batch_bounds) ||
         !CU_add_test(s, "offsets commit interval and topic partitions", test_commit_and_partitions) ||
         !CU_add_test(s, "configuration files", test_file)) {
         CU_cleanup_registry();
