@@ -161,7 +161,8 @@ ledger_posted() {
 
 # second_instance ROLE LOG [OPTION...]: starts one more instance of ROLE's service in the
 # fixture's consumer group (so that the two share the role's partitions), logging to LOG,
-# with -o OPTIONs; sets $second to its pid and checks that it runs.
+# with -o OPTIONs; sets $second to its pid and checks that it runs. The test's EXIT trap
+# calls stop_second.
 second_instance() {
   local role=$1 log=$2 opt args=()
   shift 2
@@ -172,6 +173,7 @@ second_instance() {
   for _ in $(seq 300); do grep -q 'msg="running"' "$log" && break; sleep 0.1; done
   check "second $role instance running" 1 "$(grep -c 'msg="running"' "$log")"
 }
+stop_second() { if [[ -n ${second:-} ]]; then kill "$second" 2>/dev/null || true; fi; }
 
 finish() {
   echo "$((CHECKS - FAILS)) passed, $FAILS failed"

@@ -4,8 +4,7 @@
 # is always taken) while claims reach it in bursts, and every claim is still answered.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
-second=""
-cleanup() { [[ -n $second ]] && kill "$second" 2>/dev/null; rm -rf "$dir"; }
+cleanup() { stop_second; rm -rf "$dir"; }
 trap cleanup EXIT
 
 second_instance clearing "$dir/clearing2.log" log.level=debug batch.max.bytes=1

@@ -7,8 +7,7 @@
 # three ledgers agree on each claim.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
-second=""
-cleanup() { [[ -n $second ]] && kill "$second" 2>/dev/null; rm -rf "$dir"; }
+cleanup() { stop_second; rm -rf "$dir"; }
 trap cleanup EXIT
 
 parts() { kcat -L -b "$MC_KAFKA_BROKERS" -t "$MEDCLEAR_TOPIC_PREFIX.$1" 2>/dev/null | grep -c 'partition [0-9]*, leader'; }

@@ -7,8 +7,7 @@
 # registrations); 29900000 of the 30000000 inpatient cap is already paid this year.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
-second=""
-cleanup() { [[ -n $second ]] && kill "$second" 2>/dev/null; rm -rf "$dir"; }
+cleanup() { stop_second; rm -rf "$dir"; }
 trap cleanup EXIT
 
 # A second insuring instance in the same consumer group takes half of the partitions.

@@ -12,7 +12,6 @@
 # dead-lettered.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
-second=""
 drop_triggers() {
   sql "DROP TRIGGER IF EXISTS test_race_hold ON treating.requests" >/dev/null
   sql "DROP TRIGGER IF EXISTS test_race_refuse_once ON treating.requests" >/dev/null
@@ -20,7 +19,7 @@ drop_triggers() {
   sql "DROP FUNCTION IF EXISTS public.test_race_refuse_once()" >/dev/null
   sql "DROP SEQUENCE IF EXISTS public.test_race_once" >/dev/null
 }
-cleanup() { drop_triggers; [[ -n $second ]] && kill "$second" 2>/dev/null; rm -rf "$dir"; }
+cleanup() { drop_triggers; stop_second; rm -rf "$dir"; }
 trap cleanup EXIT
 
 topic="$MEDCLEAR_TOPIC_PREFIX.intake.330000"
