@@ -150,7 +150,10 @@ static const char ACCUMS_AHEAD_SQL[] =
     "UNION ALL SELECT 0, NULL, NULL, NULL, lpad(nextval('insuring.settlement_seq')::text, 12, "
     "  '0') FROM generate_series(1, $4::integer)";
 
-/* What the batch's claims spent, added to the rows (and persons' balances) at once. */
+/* What the batch's claims spent, added to the rows (and persons' balances) at once.
+ * The persons are distinct ($7 is built from the sorted, distinct persons ahead), so a
+ * join updates each once. It is a join, not a subquery per person over the whole array:
+ * that was quadratic, 79 ms for a batch of 1,000 persons against 7-12 ms. */
 static const char SPENT_SQL[] =
     "WITH a AS (INSERT INTO insuring.accumulators AS a (person_id, year, cap_group, "
     "  ytd_deductible_fen, ytd_fund_paid_fen, ytd_tier2_paid_fen) "
@@ -160,10 +163,9 @@ static const char SPENT_SQL[] =
     "  ytd_deductible_fen = a.ytd_deductible_fen + excluded.ytd_deductible_fen, "
     "  ytd_fund_paid_fen = a.ytd_fund_paid_fen + excluded.ytd_fund_paid_fen, "
     "  ytd_tier2_paid_fen = a.ytd_tier2_paid_fen + excluded.ytd_tier2_paid_fen) "
-    "UPDATE insuring.persons p SET account_balance_fen = p.account_balance_fen - "
-    "  (SELECT d.drawn FROM unnest($7::text[], $8::bigint[]) AS d(person, drawn) "
-    "  WHERE d.person = p.person_id) "
-    "WHERE p.person_id = ANY ($7::text[])";
+    "UPDATE insuring.persons p SET account_balance_fen = p.account_balance_fen - d.drawn "
+    "FROM unnest($7::text[], $8::bigint[]) AS d(person, drawn) "
+    "WHERE p.person_id = ANY ($7::text[]) AND p.person_id = d.person";
 
 typedef struct person_ahead {
     char *id;
