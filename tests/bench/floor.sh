@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+#
+# tests/bench/floor.sh - the PostgreSQL floor of a request (a figure, never pass/fail): the
+# CPU PostgreSQL spends per request on only the rows DESIGN.md asks of the three parties
+# (tests/bench/floor.sql), written as well as they can be: 1,000 requests a transaction,
+# made by the server itself from generate_series (no parameters to parse), with fsync and
+# synchronous_commit on. Three pgbench clients, one a party, each commit one party's
+# batch at a time for MC_FLOOR_SECONDS (default 30) on a scratch database, medclear_floor.
+#
+# Per request the parties write 25 rows, each with its primary key: treating 2 inbox,
+# 2 outbox, request, lines, entry and 2 postings; insuring 1 inbox, 1 outbox, settlement,
+# entry and 2 postings; the centre 2 inbox, 2 outbox, claim, entry and 2 postings. The
+# services write these and more (secondary indexes, updates of claims and usage, reads,
+# checks): the figure is what no implementation of the design can go below on this
+# machine. Compare it with PostgreSQL's CPU a request in tests/bench/run.sh's table.
+#
+# Needs the local servers (deploy/infra.sh start) and pgbench.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+cd "$ROOT"
+SECONDS_RUN=${MC_FLOOR_SECONDS:-30}
+BATCH=1000
+[[ $SECONDS_RUN =~ ^[1-9][0-9]*$ ]] || { echo "floor: MC_FLOOR_SECONDS must be a positive number" >&2; exit 2; }
+command -v pgbench >/dev/null || { echo "floor: pgbench not found (package postgresql-client)" >&2; exit 2; }
+eval "$(deploy/infra.sh env)"
+conninfo="${MC_DB_CONNINFO/dbname=medclear/dbname=medclear_floor}"
+psql "$MC_DB_CONNINFO" -XAtq -c "SET client_min_messages = warning" \
+  -c "DROP DATABASE IF EXISTS medclear_floor WITH (FORCE)" -c "CREATE DATABASE medclear_floor"
+psql "$conninfo" -XAtq -v ON_ERROR_STOP=1 -f tests/bench/floor.sql
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# party, inbox rows a request, outbox rows a request, its own rows: one pgbench script
+party_script() {
+  cat <<EOF
+\\set n $BATCH
+BEGIN;
+SELECT nextval('floor.request_seq') * :n AS base \\gset
+INSERT INTO floor.$1_inbox SELECT md5(random()::text) || k, sha256(b.message), 'mc.topic', b.g % 4, b.g
+  FROM floor.bodies b, generate_series(1, $2) k;
+$4
+WITH e AS (INSERT INTO floor.$1_journal (ref) SELECT 'R' || (:base + g) FROM generate_series(1, :n) g
+           RETURNING entry_id)
+INSERT INTO floor.$1_postings (entry_id, account, amount_fen)
+  SELECT entry_id, a, 100 FROM e, (VALUES ('fund'), ('receivable')) v(a);
+INSERT INTO floor.$1_outbox (cause_id, topic, msg_key, payload)
+  SELECT 'R' || (:base + b.g), 'mc.topic', 'R' || b.g, b.message FROM floor.bodies b, generate_series(1, $3) k;
+COMMIT;
+EOF
+}
+state() { # table: the party's record of each request of the batch
+  echo "INSERT INTO floor.$1 SELECT 'R' || (:base + g), 'P', 'B' || g, g, g, g, g, g, md5(g::text) FROM generate_series(1, :n) g;"
+}
+party_script t 2 2 "$(state t_state)
+INSERT INTO floor.t_lines SELECT 'R' || (:base + g), lines FROM floor.bodies;" >"$work/t.sql"
+party_script i 1 1 "$(state i_state)" >"$work/i.sql"
+party_script c 2 2 "$(state c_state)" >"$work/c.sql"
+
+# PostgreSQL's CPU so far, in clock ticks: its postmaster's and live processes' own and
+# what its exited processes used (as tests/bench/run.sh counts it).
+checkpointer=$(psql "$conninfo" -XAtq -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+postmaster=$(awk '{print $4}' "/proc/$checkpointer/stat")
+ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+  local sum p
+  sum=$(ticks "$postmaster")
+  for p in $(pgrep -P "$postmaster"); do sum=$((sum + $(ticks "$p"))); done
+  echo "$sum"
+}
+# all cores' busy and idle ticks (iowait counts as idle)
+cpu_total() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+
+t0=$(pg_ticks)
+read -r busy0 idle0 < <(cpu_total)
+pgbench "$conninfo" -n -c 3 -j 3 -T "$SECONDS_RUN" -f "$work/t.sql" -f "$work/i.sql" -f "$work/c.sql" \
+  >"$work/pgbench.txt" 2>&1 || { cat "$work/pgbench.txt" >&2; echo "floor: pgbench failed" >&2; exit 1; }
+t1=$(pg_ticks)
+read -r busy1 idle1 < <(cpu_total)
+
+# Each script is one party's part of BATCH requests: the requests done are the batches of
+# the party that did fewest.
+done_batches=$(awk '/^ - [0-9]+ transactions/ {print $2}' "$work/pgbench.txt" | sort -n | head -1)
+[[ $done_batches =~ ^[0-9]+$ && $done_batches -gt 0 ]] || { cat "$work/pgbench.txt" >&2; echo "floor: no batch completed" >&2; exit 1; }
+requests=$((done_batches * BATCH))
+hz=$(getconf CLK_TCK)
+awk -v ticks=$((t1 - t0)) -v hz="$hz" -v req="$requests" -v s="$SECONDS_RUN" \
+    -v busy=$((busy1 - busy0)) -v idle=$((idle1 - idle0)) -v cores="$(nproc)" 'BEGIN {
+  ms = ticks * 1000 / hz / req
+  printf "PostgreSQL floor: %d requests in %d s (%.0f/s), %.3f ms of PostgreSQL CPU a request,\n", req, s, req / s, ms
+  printf "cores busy %.0f%%; at that CPU alone %d cores could carry at most %.0f requests/s\n",
+         100 * busy / (busy + idle), cores, cores * 1000 / ms
+}'
+psql "$MC_DB_CONNINFO" -XAtq -c "DROP DATABASE IF EXISTS medclear_floor WITH (FORCE)"
