@@ -2,8 +2,7 @@
 -- i insuring, c clearing) the rows DESIGN.md asks of it for every request and nothing
 -- more: an inbox row per message taken, an outbox row per message sent, a journal entry
 -- of two postings, and its own record of the request. Each table has its primary key and
--- no other index, foreign key, check or trigger.
-DROP SCHEMA IF EXISTS floor CASCADE;
+-- no other index, foreign key, check or trigger. floor.sh runs this on a fresh database.
 CREATE SCHEMA floor;
 
 DO $$

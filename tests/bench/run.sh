@@ -11,7 +11,9 @@
 #   3. closing and issuing the clearing window that holds every claim of 1 and 2, topped
 #      up to MC_BENCH_WINDOW_CLAIMS (default 1,000,000) with copies of them;
 #   4. the ceiling: the raw produce and consume rate of messages of the same size through
-#      the same broker with the same client library (kcat uses librdkafka),
+#      the same broker with the same client library (kcat uses librdkafka);
+#   5. the PostgreSQL floor: its CPU a request for only the rows the design asks, written
+#      in batches of 1,000 (tests/bench/floor.sh, MC_BENCH_FLOOR_SECONDS, default 30),
 #
 # then prints one table with the durability settings in force (Kafka acks=all,
 # PostgreSQL fsync and synchronous_commit) and the machine's core count, where a request's
@@ -174,6 +176,10 @@ kcat -C -b "$MC_KAFKA_BROKERS" -t "$topic" -o beginning -e -q -f '\n' | wc -l >/
 consume_ms=$((($(date +%s%N) - t0) / 1000000))
 rm -f "$out/ceiling.txt"
 
+echo "bench: the PostgreSQL floor (tests/bench/floor.sh)"
+MC_FLOOR_SECONDS=${MC_BENCH_FLOOR_SECONDS:-30} tests/bench/floor.sh >"$out/floor.txt" 2>&1 ||
+  echo "(the floor was not measured: see $out/floor.txt)" >>"$out/floor.txt"
+
 field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=d
 for k in sys.argv[2].split("."): v=(v or {}).get(k)
 print("-" if v is None else v)' "$1" "$2"; }
@@ -215,6 +221,7 @@ printf 'window close + issue of %s claims (%s of them copies): %s ms\n' "$claims
 printf 'ceiling (%s messages of %s bytes): produce %s/s, consume %s/s; medclear at %s of the produce rate\n' \
   "$n" "$size" "$produce_rate" "$consume_rate" \
   "$(python3 -c "print(f'{float(\"$max_rate\") / $produce_rate:.2%}')" 2>/dev/null || echo '-')"
+cat "$out/floor.txt"
 for role in treating insuring clearing; do
   pid=$(cat "$MC_RUN_DIR/$role.pid" 2>/dev/null || true)
   [[ -n $pid ]] && printf '%s resident memory after the run: %s kB\n' "$role" "$(awk '/VmHWM/ {print $2}' /proc/"$pid"/status)"
