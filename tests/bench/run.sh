@@ -13,7 +13,7 @@
 #   4. the ceiling: the raw produce and consume rate of messages of the same size through
 #      the same broker with the same client library (kcat uses librdkafka);
 #   5. the PostgreSQL floor: its CPU a request for only the rows the design asks, written
-#      in batches of 1,000 (tests/bench/floor.sh, MC_BENCH_FLOOR_SECONDS, default 30),
+#      in batches of 1,000 (tests/bench/floor.sh; MC_BENCH_FLOOR_BATCHES, default 300),
 #
 # then prints one table with the durability settings in force (Kafka acks=all,
 # PostgreSQL fsync and synchronous_commit) and the machine's core count, where a request's
@@ -177,7 +177,7 @@ consume_ms=$((($(date +%s%N) - t0) / 1000000))
 rm -f "$out/ceiling.txt"
 
 echo "bench: the PostgreSQL floor (tests/bench/floor.sh)"
-MC_FLOOR_SECONDS=${MC_BENCH_FLOOR_SECONDS:-30} tests/bench/floor.sh >"$out/floor.txt" 2>&1 ||
+MC_FLOOR_BATCHES=${MC_BENCH_FLOOR_BATCHES:-300} tests/bench/floor.sh >"$out/floor.txt" 2>&1 ||
   echo "(the floor was not measured: see $out/floor.txt)" >>"$out/floor.txt"
 
 field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=d
