@@ -4,7 +4,8 @@
 # starts after the one before it (so no hop is negative), and the path from the treating
 # region's first transaction to its reply is at least each hop at every percentile. And
 # its batches (tests/bench/batches.sql) over the same time: each service's batches hold
-# at least the messages these requests gave it.
+# at least the messages these requests gave it. And the PostgreSQL floor
+# (tests/bench/floor.sh) runs and counts its requests.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -54,4 +55,18 @@ check "each service's batches hold at least its messages of these requests" "" \
      "$dir/batches")"
 check "each service's median batch is at most its 90th percentile, at most its largest" "" \
   "$(awk -F'|' '$5 < 1 || $5 > $6 || $6 > $7 || $4 > $7 { print NR ": " $0 }' "$dir/batches")"
+
+# The PostgreSQL floor (tests/bench/floor.sh) over 2 batches a party: all 2,000 requests,
+# a CPU figure above zero, and its scratch database gone after it.
+rc=0
+MC_FLOOR_BATCHES=2 "$ROOT/tests/bench/floor.sh" >"$dir/floor" 2>&1 || rc=$?
+check "the floor ran" 0 "$rc"
+check "the floor counts 2,000 requests and some CPU" "2000 yes" \
+  "$(awk '/^PostgreSQL floor:/ { print $3, ($(NF - 6) + 0 > 0 ? "yes" : "no: " $(NF - 6)) }' "$dir/floor")"
+check "the floor's database is dropped" 0 \
+  "$(sql "SELECT count(*) FROM pg_database WHERE datname = 'medclear_floor'")"
+rc=0
+MC_FLOOR_BATCHES=0 "$ROOT/tests/bench/floor.sh" >"$dir/floor0" 2>&1 || rc=$?
+check "a batch count of 0 is refused, naming the variable" "2 1" \
+  "$rc $(grep -c 'MC_FLOOR_BATCHES must be a positive number' "$dir/floor0")"
 finish
