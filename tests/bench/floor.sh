@@ -31,9 +31,10 @@ psql "$MC_DB_CONNINFO" -XAtq -c "SET client_min_messages = warning" \
 psql "$conninfo" -XAtq -v ON_ERROR_STOP=1 -f tests/bench/floor.sql
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"; psql "$MC_DB_CONNINFO" -XAtq -c "DROP DATABASE IF EXISTS medclear_floor WITH (FORCE)"' EXIT
 
-# party, inbox rows a request, outbox rows a request, its own rows: one pgbench script
+# party, inbox rows a request, outbox rows a request, its own rows: one pgbench script.
+# A batch's inbox and outbox rows take their bodies from floor.bodies, BATCH rows.
 party_script() {
   cat <<EOF
 \\set n $BATCH
@@ -106,8 +107,9 @@ hz=$(getconf CLK_TCK)
 awk -v ticks=$((t1 - t0)) -v hz="$hz" -v req="$requests" -v s="$elapsed_ms" \
     -v busy=$((busy1 - busy0)) -v idle=$((idle1 - idle0)) -v cores="$(nproc)" 'BEGIN {
   ms = ticks * 1000 / hz / req
-  printf "PostgreSQL floor: %d requests in %.1f s (%.0f/s), %.3f ms of PostgreSQL CPU a request,\n", req, s / 1000, req * 1000 / s, ms
-  printf "cores busy %.0f%%; at that CPU alone %d cores could carry at most %.0f requests/s\n",
-         100 * busy / (busy + idle), cores, cores * 1000 / ms
+  printf "PostgreSQL floor: %d requests in %.1f s (%.0f/s), %.3f ms of PostgreSQL CPU a request,\n",
+         req, s / 1000, req * 1000 / (s > 0 ? s : 1), ms
+  most = ms > 0 ? sprintf("%.0f", cores * 1000 / ms) : "(too short a run to tell)"
+  printf "cores busy %.0f%%; at that CPU alone %d cores could carry at most %s requests/s\n",
+         100 * busy / (busy + idle > 0 ? busy + idle : 1), cores, most
 }'
-psql "$MC_DB_CONNINFO" -XAtq -c "DROP DATABASE IF EXISTS medclear_floor WITH (FORCE)"

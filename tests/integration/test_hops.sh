@@ -63,6 +63,7 @@ MC_FLOOR_BATCHES=2 "$ROOT/tests/bench/floor.sh" >"$dir/floor" 2>&1 || rc=$?
 check "the floor ran" 0 "$rc"
 check "the floor counts 2,000 requests and some CPU" "2000 yes" \
   "$(awk '/^PostgreSQL floor:/ { print $3, ($(NF - 6) + 0 > 0 ? "yes" : "no: " $(NF - 6)) }' "$dir/floor")"
+check "the floor says how busy the cores were" 1 "$(grep -c '^cores busy [0-9]*%; at that CPU alone' "$dir/floor")"
 check "the floor's database is dropped" 0 \
   "$(sql "SELECT count(*) FROM pg_database WHERE datname = 'medclear_floor'")"
 rc=0
