@@ -10,7 +10,9 @@
 # claims topic while the insuring service, restarted with debug logging, is paused; it
 # then takes them together. Each person's deductible must be spent exactly once
 # and each account drawn no further than its balance, whatever the order of the claims
-# in the batch; the accumulators must equal the settlements; no batch may be split.
+# in the batch; the accumulators must equal the settlements; no batch may be split. The
+# accounts open with different balances, so that a batch's draws written to the wrong
+# persons show.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
 insuring=""
@@ -22,10 +24,11 @@ cleanup() {
 trap cleanup EXIT
 
 persons=(P320000000901 P320000000902 P320000000903)
-balance=30000 # fen in each account, less than the personal share of the six claims
+# fen in each account, each less than the personal share of the person's six claims
+declare -A balance=([P320000000901]=30000 [P320000000902]=20000 [P320000000903]=10000)
 for p in "${persons[@]}"; do
   sql "INSERT INTO insuring.persons (person_id, region, insured_type, name, account_balance_fen)
-       VALUES ('$p', '320000', 'EMPLOYEE', 'Read-ahead test', $balance)"
+       VALUES ('$p', '320000', 'EMPLOYEE', 'Read-ahead test', ${balance[$p]})"
   sql "INSERT INTO insuring.registrations (person_id, treating_region, reg_type, valid_from)
        VALUES ('$p', '340000', 'LONG_TERM', '2024-01-01')"
 done
@@ -110,12 +113,14 @@ cp "$MC_RUN_DIR/insuring.log" "$dir/insuring.log"
 check "claims of one person were read ahead together" 1 "$(awk '/read ahead/ {
     for (i = 1; i <= NF; i++) if ($i == "ahead") { c = $(i + 1); p = $(i + 4) }
     if (c > p) ok = 1 } END { print ok + 0 }' "$dir/insuring.log")"
-check "no batch was split" 0 "$(grep -c 'applying the batch one by one' "$dir/insuring.log" || true)"
+# The service's own count: a batch split by a handler's failure or by a write deferred to
+# the batch's end (the log names only the first).
+check "no batch was split" 0 "$(batches insuring split)"
 
 for p in "${persons[@]:1}"; do
   check "$p: deductible spent exactly once" 50000 \
     "$(sql "SELECT sum(deductible_fen) FROM insuring.settlements WHERE person_id = '$p' AND status = 'SETTLED'")"
-  check "$p: account drawn to its balance, never below" "$balance 0" \
+  check "$p: account drawn to its balance, never below" "${balance[$p]} 0" \
     "$(sql "SELECT sum(account_fen) || ' ' || (SELECT account_balance_fen FROM insuring.persons WHERE person_id = '$p') FROM insuring.settlements WHERE person_id = '$p' AND status = 'SETTLED'")"
 done
 check "$first: the earlier settlement cancelled" CANCELLED \
@@ -139,7 +144,7 @@ for p in "${persons[@]}"; do
     "$(sql "SELECT coalesce(sum(deductible_fen), 0) || ' ' || coalesce(sum(fund_fen), 0) || ' ' || coalesce(sum(tier2_fen), 0) FROM insuring.settlements WHERE person_id = '$p' AND status IN ('SETTLED', 'CANCELLED')")" \
     "$(sql "SELECT ytd_deductible_fen || ' ' || ytd_fund_paid_fen || ' ' || ytd_tier2_paid_fen FROM insuring.accumulators WHERE person_id = '$p' AND year = 2026 AND cap_group = 'POOL'")"
   check "$p: balance equals the opening less its payments" \
-    "$(sql "SELECT $balance - coalesce(sum(account_fen), 0) FROM insuring.settlements WHERE person_id = '$p' AND status IN ('SETTLED', 'CANCELLED')")" \
+    "$(sql "SELECT ${balance[$p]} - coalesce(sum(account_fen), 0) FROM insuring.settlements WHERE person_id = '$p' AND status IN ('SETTLED', 'CANCELLED')")" \
     "$(sql "SELECT account_balance_fen FROM insuring.persons WHERE person_id = '$p'")"
 done
 in_list="'${persons[0]}', '${persons[1]}', '${persons[2]}'"
