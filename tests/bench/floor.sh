@@ -60,23 +60,15 @@ INSERT INTO floor.t_lines SELECT 'R' || (:base + g), lines FROM floor.bodies;" >
 party_script i 1 1 "$(state i_state)" >"$work/i.sql"
 party_script c 2 2 "$(state c_state)" >"$work/c.sql"
 
-# PostgreSQL's CPU so far, in clock ticks: its postmaster's and live processes' own and
-# what its exited processes used (as tests/bench/run.sh counts it).
-checkpointer=$(psql "$conninfo" -XAtq -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
-postmaster=$(awk '{print $4}' "/proc/$checkpointer/stat")
-ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pg_ticks() {
-  local sum p
-  sum=$(ticks "$postmaster")
-  for p in $(pgrep -P "$postmaster"); do sum=$((sum + $(ticks "$p"))); done
-  echo "$sum"
-}
+# PostgreSQL's CPU is counted as tests/bench/run.sh counts it
+source tests/bench/cpu.sh
+postmaster=$(pg_postmaster "$conninfo")
 # all cores' busy and idle ticks (iowait counts as idle)
 cpu_total() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
 
 # Three pgbench processes of one client each, one a party, each commit BATCHES batches:
 # every request gets all its parties' rows, and the CPU is that of exactly the requests.
-t0=$(pg_ticks)
+t0=$(pg_ticks "$postmaster")
 read -r busy0 idle0 < <(cpu_total)
 start_ns=$(date +%s%N)
 pids=()
@@ -100,7 +92,7 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 sleep 0.5
-t1=$(pg_ticks)
+t1=$(pg_ticks "$postmaster")
 
 requests=$((BATCHES * BATCH))
 hz=$(getconf CLK_TCK)

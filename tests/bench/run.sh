@@ -66,14 +66,11 @@ mkdir -p "$out"
 # "ns postgresql broker treating insuring clearing". PostgreSQL's is its postmaster's
 # and live processes' own and what its exited processes (autovacuum workers among them)
 # used. The load generator reports its own (cpu_s in its JSON).
-checkpointer=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
-postmaster=$(awk '{print $4}' "/proc/$checkpointer/stat") # its parent
-ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+source tests/bench/cpu.sh
+postmaster=$(pg_postmaster "$MEDCLEAR_DB_CONNINFO")
 cpu_now() {
-  local pg p role line
-  pg=$(ticks "$postmaster")
-  for p in $(pgrep -P "$postmaster"); do pg=$((pg + $(ticks "$p"))); done
-  line="$(date +%s%N) $pg $(ticks "$(cat "$MC_STATE_DIR/kafka/kafka.pid" 2>/dev/null)")"
+  local role line
+  line="$(date +%s%N) $(pg_ticks "$postmaster") $(ticks "$(cat "$MC_STATE_DIR/kafka/kafka.pid" 2>/dev/null)")"
   for role in treating insuring clearing; do
     line+=" $(ticks "$(cat "$MC_RUN_DIR/$role.pid" 2>/dev/null)")"
   done
