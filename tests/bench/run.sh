@@ -182,10 +182,12 @@ for k in sys.argv[2].split("."): v=(v or {}).get(k)
 print("-" if v is None else v)' "$1" "$2"; }
 fsync=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SHOW fsync")
 sync=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SHOW synchronous_commit")
+# how the services reach PostgreSQL (deploy/infra.sh env: its Unix socket when it can)
+via=$(psql "$MEDCLEAR_DB_CONNINFO" -XAtq -c "SELECT coalesce('TCP ' || host(inet_server_addr()), 'its Unix socket')")
 produce_rate=$((n * 1000 / (produce_ms > 0 ? produce_ms : 1)))
 consume_rate=$((n * 1000 / (consume_ms > 0 ? consume_ms : 1)))
 max_rate=$(field "$out/max.json" throughput_per_s)
-printf '\nmedclear benchmark: %s cores, Kafka acks=all (idempotent), PostgreSQL fsync=%s synchronous_commit=%s\n' "$(nproc)" "$fsync" "$sync"
+printf '\nmedclear benchmark: %s cores, Kafka acks=all (idempotent), PostgreSQL fsync=%s synchronous_commit=%s (reached by %s)\n' "$(nproc)" "$fsync" "$sync" "$via"
 printf '%-44s %12s %10s %10s %10s %10s %10s\n' scenario "replies/s" p50_ms p90_ms p99_ms p999_ms max_ms
 for s in max rate1000 rate3000 rate1000quiet; do
   f="$out/$s.json"
