@@ -240,6 +240,20 @@ check "topic.partitions 0: the broker's num.partitions" "$(eval "$("$ROOT/deploy
 check "topic.partitions below 0 is refused, naming the key" "medclear: topic.partitions: -1 is outside 0..100000" \
   "$(mc -o topic.partitions=-1 window list 2>&1 >/dev/null)"
 
+# ---- how the local clients reach PostgreSQL (deploy/infra.sh env) ---------------------
+# its Unix socket, where the services of this fixture connect too; loopback TCP when the
+# socket's path would be too long for a socket address or the directory needs quoting
+db_host() { MC_STATE_DIR="$1" "$ROOT/deploy/infra.sh" env | sed -n "s/^export MC_DB_CONNINFO='host=\([^ ]*\) .*/\1/p"; }
+state=$(eval "$("$ROOT/deploy/infra.sh" env)"; echo "$MC_STATE_DIR")
+check "env names the server's socket directory" "$state/pg" "$(db_host "$state")"
+check "the services' connection is a Unix socket" t "$(sql "SELECT inet_server_addr() IS NULL")"
+check "a state directory with a space: loopback TCP" 127.0.0.1 "$(db_host "/tmp/medclear state")"
+# state directories whose socket path, <dir>/pg/.s.PGSQL.<port>, is 107 and 108 bytes
+sock_tail="/pg/.s.PGSQL.${MC_PG_PORT:-15432}"
+long_dir() { printf '/tmp/%s' "$(printf "%$(($1 - ${#sock_tail} - 5))s" '' | tr ' ' d)"; }
+check "a socket path of 107 bytes: the socket" "$(long_dir 107)/pg" "$(db_host "$(long_dir 107)")"
+check "a socket path of 108 bytes: loopback TCP" 127.0.0.1 "$(db_host "$(long_dir 108)")"
+
 # ---- sample configurations and systemd units ------------------------------------------
 for r in treating insuring clearing; do
   bin="$MC_BUILD_DIR/services/$r/medclear-$r"
