@@ -57,7 +57,7 @@ bool mc_bus_ensure_topics(rd_kafka_t *rk, const char *const *topics, int n_topic
  * the epoch and the other 20 random (80 bits). Ids made in the same millisecond are
  * unique by their random part; ids made later sort after earlier ones, so the inboxes'
  * primary keys grow at their right edge instead of in a random page of the whole index
- * (one page in memory and in the WAL instead of any of them; README "Performance").
+ * (one page in memory and in the WAL instead of any of them).
  */
 void mc_bus_new_id(char out[33]);
 

@@ -1273,8 +1273,8 @@ static void commit_offsets(mc_service_t *svc)
  * are always taken). Only while traffic flows, when the last batch held more than one
  * message, as PostgreSQL's commit_delay waits only with commit_siblings at work: fewer,
  * larger transactions then cut the CPU of every hop and the queues behind it, while a
- * lone message at light load goes at once. See README, "Load and faults", for the
- * figures.
+ * lone message at light load goes at once. tests/bench/FINDINGS.md, "a batch's wait
+ * for more while traffic flows", has the figures.
  */
 int64_t mc_service_batch_wait_ms(int64_t timeout_ms, int last_batch)
 {
