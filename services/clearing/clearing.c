@@ -376,29 +376,6 @@ static mc_err_t routes_ahead(mc_msg_ctx_t *ctx, clearing_state_t *st,
     return err;
 }
 
-static mc_err_t pairs_ahead(mc_msg_ctx_t *ctx, clearing_state_t *st,
-                            const Medclear__Envelope *const *envs, int n);
-
-mc_err_t clearing_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs, int n,
-                          void *opaque)
-{
-    clearing_state_t *st = opaque;
-    ahead_clear(st);
-    /* The results' claims first, as they were before the batch routes any claim, then the
-     * pairs they book into (claims before pairs, as a result's booking locks them). */
-    mc_err_t err = results_ahead(ctx, st, envs, n);
-    if (err == MC_ERR_OK)
-        err = pairs_ahead(ctx, st, envs, n);
-    if (err == MC_ERR_OK)
-        err = routes_ahead(ctx, st, envs, n);
-    if (err != MC_ERR_OK)
-        ahead_clear(st);
-    else
-        mc_debug("read ahead %d claims to route and %d claims of results", st->n_routed,
-                 st->n_results);
-    return err;
-}
-
 static mc_err_t on_claim(mc_msg_ctx_t *ctx, clearing_state_t *st, const Medclear__Envelope *env)
 {
     const Medclear__Claim *c = env->claim;
@@ -624,6 +601,26 @@ static mc_err_t pairs_ahead(mc_msg_ctx_t *ctx, clearing_state_t *st,
     }
     mc_array_free(&ins);
     mc_array_free(&trt);
+    return err;
+}
+
+mc_err_t clearing_prepare(mc_msg_ctx_t *ctx, const Medclear__Envelope *const *envs, int n,
+                          void *opaque)
+{
+    clearing_state_t *st = opaque;
+    ahead_clear(st);
+    /* The results' claims first, as they were before the batch routes any claim, then the
+     * pairs they book into (claims before pairs, as a result's booking locks them). */
+    mc_err_t err = results_ahead(ctx, st, envs, n);
+    if (err == MC_ERR_OK)
+        err = pairs_ahead(ctx, st, envs, n);
+    if (err == MC_ERR_OK)
+        err = routes_ahead(ctx, st, envs, n);
+    if (err != MC_ERR_OK)
+        ahead_clear(st);
+    else
+        mc_debug("read ahead %d claims to route and %d claims of results", st->n_routed,
+                 st->n_results);
     return err;
 }
 
