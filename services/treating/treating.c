@@ -47,9 +47,8 @@ static mc_err_t answer_request(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
  * us a request in pg_stat_statements over 20,000 requests), each held by its request
  * id: a read that could see one of them (a lookup of a held request id, a result for a
  * held claim, an undo) writes them first, so every statement still sees what the
- * messages before it wrote. A claim's result stays one statement per message: the same
- * update for a whole batch, joined to unnest() of its results, took 117 us a request in
- * a benchmark run against 60-90 us, its join planned on a guess of the arrays' length.
+ * messages before it wrote. The batch's results are written the same way, by RESULTS_SQL
+ * below.
  */
 enum {
     NEW_REQUEST_ID,
