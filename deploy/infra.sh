@@ -611,8 +611,9 @@ pg_postmaster_pid() { head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null || echo '?
 # The host clients name in MC_DB_CONNINFO: the server's Unix socket directory, $PG_DIR.
 # A local socket costs both ends less than loopback TCP, whose every message goes down
 # and up the whole IP stack: at 100 requests/s PostgreSQL used 10% and the services 8%
-# less CPU (tests/bench/FINDINGS.md). Loopback TCP when the socket's path would not
-# fit a socket address (107 bytes) or the directory's name would need quoting.
+# less CPU (tests/bench/FINDINGS.md, "PostgreSQL through its Unix socket"). Loopback
+# TCP when the socket's path would not fit a socket address (107 bytes) or the
+# directory's name would need quoting.
 pg_client_host() {
   local socket="$PG_DIR/.s.PGSQL.$MC_PG_PORT"
   if [[ ${#socket} -le 107 && $PG_DIR =~ ^/[A-Za-z0-9/._-]+$ ]]; then
@@ -637,7 +638,7 @@ listen_addresses = '127.0.0.1'
 port = $MC_PG_PORT
 unix_socket_directories = '$PG_DIR'
 max_connections = 200
-# Sized for the benchmark's long run (tests/bench/FINDINGS.md): a million requests leave
+# Sized for the benchmark's long run (0b8b770): a million requests leave
 # about 10 GB of tables and indexes and 23 GB of WAL. With 256MB of shared buffers and
 # the default 1GB max_wal_size, backends wrote 4.5 million evicted pages themselves,
 # a checkpoint came every 25 s, and half the WAL was full-page images.
@@ -653,7 +654,8 @@ autovacuum_naptime = 10s
 # The database the services touch stays in shared buffers and the page cache: an index
 # probe costs little more than a page read in order. With the default 4.0 the planner
 # joined the batches' read-aheads (hundreds of ids) to whole tables of tens of thousands
-# of rows by sequential scans and hash joins (tests/bench/FINDINGS.md).
+# of rows by sequential scans and hash joins (tests/bench/FINDINGS.md, "plans that
+# read whole tables").
 random_page_cost = 1.1
 # Durability stays on (the defaults, spelled out): benchmark figures are
 # reported with fsync and synchronous_commit on.
