@@ -246,10 +246,11 @@ check "topic.partitions below 0 is refused, naming the key" "medclear: topic.par
 db_host() { MC_STATE_DIR="$1" "$ROOT/deploy/infra.sh" env | sed -n "s/^export MC_DB_CONNINFO='host=\([^ ]*\) .*/\1/p"; }
 state=$(eval "$("$ROOT/deploy/infra.sh" env)"; echo "$MC_STATE_DIR")
 check "env names the server's socket directory" "$state/pg" "$(db_host "$state")"
-check "the services' connection is a Unix socket" t "$(sql "SELECT inet_server_addr() IS NULL")"
+# the three services' own backends (each logs in as its role): a socket has no client address
+check "the services' connections are Unix sockets" "3 0" "$(sql "SELECT count(DISTINCT usename) || ' ' || count(client_addr) FROM pg_stat_activity WHERE usename IN ('medclear_treating', 'medclear_insuring', 'medclear_clearing') AND datname = current_database()")"
 check "a state directory with a space: loopback TCP" 127.0.0.1 "$(db_host "/tmp/medclear state")"
 # state directories whose socket path, <dir>/pg/.s.PGSQL.<port>, is 107 and 108 bytes
-sock_tail="/pg/.s.PGSQL.${MC_PG_PORT:-15432}"
+sock_tail="/pg/.s.PGSQL.$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$MEDCLEAR_DB_CONNINFO")"
 long_dir() { printf '/tmp/%s' "$(printf "%$(($1 - ${#sock_tail} - 5))s" '' | tr ' ' d)"; }
 check "a socket path of 107 bytes: the socket" "$(long_dir 107)/pg" "$(db_host "$(long_dir 107)")"
 check "a socket path of 108 bytes: loopback TCP" 127.0.0.1 "$(db_host "$(long_dir 108)")"
