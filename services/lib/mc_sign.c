@@ -143,47 +143,139 @@ void mc_keyring_destroy(mc_keyring_t *kr)
     free(kr);
 }
 
-/* HMAC-SM3 of env packed with an empty signature. */
-static bool mac(const sign_key_t *k, const Medclear__Envelope *env, uint8_t out[MC_SIGNATURE_SIZE])
+/* The envelope's signature field: field 6 (proto/medclear.proto), length-delimited. */
+#define SIGNATURE_FIELD 6
+#define SIGNATURE_TAG ((SIGNATURE_FIELD << 3) | 2)
+
+/* Reads a varint at p[*at..len) into *v. False when it runs past len or 10 bytes. */
+static bool read_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 70 && *at < len; shift += 7) {
+        uint8_t b = p[(*at)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The end of the top-level field that starts at p[at] (its number in *field), or 0 when
+ * the bytes are not a well-formed field (groups included: the envelope has none).
+ */
+static size_t field_end(const uint8_t *p, size_t len, size_t at, uint64_t *field)
+{
+    uint64_t tag, n;
+    if (!read_varint(p, len, &at, &tag))
+        return 0;
+    *field = tag >> 3;
+    switch (tag & 7) {
+    case 0:
+        return read_varint(p, len, &at, &n) ? at : 0;
+    case 1:
+        return len - at >= 8 ? at + 8 : 0;
+    case 2:
+        return read_varint(p, len, &at, &n) && n <= len - at ? at + (size_t)n : 0;
+    case 5:
+        return len - at >= 4 ? at + 4 : 0;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * HMAC-SM3 by key k of the packed envelope p[0..len) less every signature field in it:
+ * what the sender packed and signed before it added the signature, in the order it
+ * sent it. Verifying from the bytes received saves packing the decoded envelope again.
+ * False when the bytes are not well-formed fields or OpenSSL fails.
+ */
+static bool mac(const sign_key_t *k, const uint8_t *p, size_t len, uint8_t out[MC_SIGNATURE_SIZE])
+{
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(k->keyed);
+    bool ok = ctx != NULL;
+    size_t from = 0, at = 0;
+    while (ok && at < len) {
+        uint64_t field;
+        size_t end = field_end(p, len, at, &field);
+        ok = end > at;
+        if (ok && field == SIGNATURE_FIELD) {
+            ok = EVP_MAC_update(ctx, p + from, at - from);
+            from = end;
+        }
+        at = end;
+    }
+    size_t out_len = 0;
+    ok = ok && EVP_MAC_update(ctx, p + from, len - from) &&
+         EVP_MAC_final(ctx, out, &out_len, MC_SIGNATURE_SIZE) && out_len == MC_SIGNATURE_SIZE;
+    EVP_MAC_CTX_free(ctx);
+    return ok;
+}
+
+/* The signing key of region, or NULL. */
+static const sign_key_t *signing_key(const mc_keyring_t *kr, const char *region)
+{
+    for (int i = 0; i < kr->n; i++)
+        if (strcmp(kr->keys[i].region, region) == 0)
+            return &kr->keys[i];
+    return NULL;
+}
+
+/*
+ * Packs env signed by k into a malloc'd buffer (caller frees), the signature also in sig. The envelope is packed once, without a signature: its MAC is
+ * taken over those bytes and the signature field is put in among them where protobuf-c
+ * would have packed it (before the first field numbered after it), so the bytes are the
+ * same as packing the signed envelope. NULL when OpenSSL fails.
+ */
+static uint8_t *pack_signed(const sign_key_t *k, const Medclear__Envelope *env, size_t *len,
+                            uint8_t sig[MC_SIGNATURE_SIZE])
 {
     Medclear__Envelope copy = *env;
     copy.signature.len = 0;
     copy.signature.data = NULL;
-    size_t len = medclear__envelope__get_packed_size(&copy);
-    uint8_t *buf = malloc(len ? len : 1);
+    copy.key_id = (char *)k->id;
+    size_t n = medclear__envelope__get_packed_size(&copy);
+    uint8_t *buf = malloc(n + 2 + MC_SIGNATURE_SIZE);
     if (!buf)
         abort();
     medclear__envelope__pack(&copy, buf);
-
-    bool ok = false;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(k->keyed);
-    size_t out_len = 0;
-    if (ctx && EVP_MAC_update(ctx, buf, len) &&
-        EVP_MAC_final(ctx, out, &out_len, MC_SIGNATURE_SIZE))
-        ok = out_len == MC_SIGNATURE_SIZE;
-    EVP_MAC_CTX_free(ctx);
-    free(buf);
-    return ok;
+    if (!mac(k, buf, n, sig)) {
+        free(buf);
+        return NULL;
+    }
+    size_t at = 0;
+    while (at < n) {
+        uint64_t field;
+        size_t end = field_end(buf, n, at, &field);
+        if (end == 0 || field > SIGNATURE_FIELD)
+            break; /* protobuf-c's own output is well-formed: never end == 0 */
+        at = end;
+    }
+    memmove(buf + at + 2 + MC_SIGNATURE_SIZE, buf + at, n - at);
+    buf[at] = SIGNATURE_TAG;
+    buf[at + 1] = MC_SIGNATURE_SIZE;
+    memcpy(buf + at + 2, sig, MC_SIGNATURE_SIZE);
+    *len = n + 2 + MC_SIGNATURE_SIZE;
+    return buf;
 }
 
 bool mc_sign_envelope(const mc_keyring_t *kr, Medclear__Envelope *env,
                       uint8_t sig[MC_SIGNATURE_SIZE])
 {
-    for (int i = 0; i < kr->n; i++) {
-        if (strcmp(kr->keys[i].region, env->source_region) != 0)
-            continue;
-        env->key_id = (char *)kr->keys[i].id;
-        if (!mac(&kr->keys[i], env, sig))
-            return false;
-        env->signature.data = sig;
-        env->signature.len = MC_SIGNATURE_SIZE;
-        return true;
-    }
-    return false;
+    const sign_key_t *k = signing_key(kr, env->source_region);
+    size_t len;
+    uint8_t *packed = k ? pack_signed(k, env, &len, sig) : NULL;
+    if (!packed)
+        return false;
+    free(packed);
+    env->key_id = (char *)k->id;
+    env->signature.data = sig;
+    env->signature.len = MC_SIGNATURE_SIZE;
+    return true;
 }
 
 mc_reason_t mc_verify_envelope(const mc_keyring_t *kr, const Medclear__Envelope *env,
-                               char *detail, size_t detail_size)
+                               const void *bytes, size_t len, char *detail, size_t detail_size)
 {
     if (env->signature.len != MC_SIGNATURE_SIZE) {
         snprintf(detail, detail_size, "bad signature: message is not signed");
@@ -194,7 +286,7 @@ mc_reason_t mc_verify_envelope(const mc_keyring_t *kr, const Medclear__Envelope 
         if (strcmp(k->region, env->source_region) != 0 || strcmp(k->id, env->key_id) != 0)
             continue;
         uint8_t expect[MC_SIGNATURE_SIZE];
-        if (!mac(k, env, expect)) {
+        if (!mac(k, bytes, len, expect)) {
             snprintf(detail, detail_size, "bad signature: could not compute HMAC-SM3");
             return MC_R_BAD_SIGNATURE;
         }
@@ -213,13 +305,19 @@ mc_reason_t mc_verify_envelope(const mc_keyring_t *kr, const Medclear__Envelope 
 uint8_t *mc_envelope_seal(const mc_keyring_t *kr, const Medclear__Envelope *env, size_t *len,
                           char *errstr, size_t errstr_size)
 {
-    Medclear__Envelope copy = *env;
-    uint8_t sig[MC_SIGNATURE_SIZE];
-    if (kr && !mc_sign_envelope(kr, &copy, sig)) {
+    if (!kr)
+        return mc_envelope_pack(env, len);
+    const sign_key_t *k = signing_key(kr, env->source_region);
+    if (!k) {
         snprintf(errstr, errstr_size, "no signing key for region %s", env->source_region);
         return NULL;
     }
-    return mc_envelope_pack(&copy, len);
+    uint8_t sig[MC_SIGNATURE_SIZE];
+    uint8_t *buf = pack_signed(k, env, len, sig);
+    if (!buf)
+        snprintf(errstr, errstr_size, "could not compute HMAC-SM3 for region %s",
+                 env->source_region);
+    return buf;
 }
 
 mc_reason_t mc_envelope_open(const mc_keyring_t *kr, const void *bytes, size_t len,
@@ -229,7 +327,7 @@ mc_reason_t mc_envelope_open(const mc_keyring_t *kr, const void *bytes, size_t l
     Medclear__Envelope *env = NULL;
     mc_reason_t r = mc_envelope_decode(bytes, len, max_bytes, &env, detail, detail_size);
     if (r == MC_OK && kr)
-        r = mc_verify_envelope(kr, env, detail, detail_size);
+        r = mc_verify_envelope(kr, env, bytes, len, detail, detail_size);
     if (r == MC_OK && max_age_ms > 0 && env->created_at_ms < now_ms - max_age_ms) {
         /* in unsigned arithmetic: a creation time near INT64_MIN overflows int64_t */
         snprintf(detail, detail_size, "created %" PRIu64 " ms ago, more than %" PRId64,

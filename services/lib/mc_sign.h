@@ -8,7 +8,9 @@
  * The first key listed for a region signs; every listed key of the region verifies, so
  * keys rotate by listing the new one first and keeping the previous one until no
  * message signed by it is in flight. The signature covers the whole envelope as packed
- * with an empty signature field: body and header (id, time, source) alike.
+ * with an empty signature field: body and header (id, time, source) alike. A receiver
+ * checks it over the bytes it received less their signature field, which are those
+ * bytes whatever order the sender's encoder put the fields in.
  */
 #ifndef MC_SIGN_H
 #define MC_SIGN_H
@@ -50,11 +52,12 @@ bool mc_sign_envelope(const mc_keyring_t *kr, Medclear__Envelope *env,
                       uint8_t sig[MC_SIGNATURE_SIZE]) __attribute__((warn_unused_result));
 
 /*
- * Checks env's signature against the keys of its source region. Returns MC_OK or
+ * Checks the signature of env, decoded from bytes[0..len), against the keys of its
+ * source region, over those bytes less the signature field. Returns MC_OK or
  * MC_R_BAD_SIGNATURE with detail saying why (no signature, unknown key, mismatch).
  */
 mc_reason_t mc_verify_envelope(const mc_keyring_t *kr, const Medclear__Envelope *env,
-                               char *detail, size_t detail_size);
+                               const void *bytes, size_t len, char *detail, size_t detail_size);
 
 /*
  * Packs env into a malloc'd buffer (caller frees), signed as its source region when kr is

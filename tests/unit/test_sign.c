@@ -39,6 +39,16 @@ static mc_keyring_t *load(const char *text, char *err, size_t size)
     return kr;
 }
 
+/* Shanghai's key k1 and Jiangsu's k2. */
+static mc_keyring_t *demo_keyring(void)
+{
+    char err[256], text[256];
+    snprintf(text, sizeof(text), "# demo keys\n310000 k1 %s\n320000 k2 %s\n", KEY_310000, KEY_320000);
+    mc_keyring_t *kr = load(text, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kr);
+    return kr;
+}
+
 static void envelope(Medclear__Envelope *env, Medclear__ClearingEvent *ev, char id[33],
                      const char *memo)
 {
@@ -53,9 +63,7 @@ static void envelope(Medclear__Envelope *env, Medclear__ClearingEvent *ev, char 
 static void test_signature_is_hmac_sm3(void)
 {
     char err[256], text[256];
-    snprintf(text, sizeof(text), "# demo keys\n310000 k1 %s\n320000 k2 %s\n", KEY_310000, KEY_320000);
-    mc_keyring_t *kr = load(text, err, sizeof(err));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(kr);
+    mc_keyring_t *kr = demo_keyring();
 
     Medclear__Envelope env;
     Medclear__ClearingEvent ev;
@@ -135,6 +143,92 @@ static void test_signature_is_hmac_sm3(void)
     mc_keyring_destroy(NULL);
 }
 
+/* Where the signature field (6, 34 bytes with its tag and length) starts in bytes[0..n). */
+static size_t signature_at(const uint8_t *bytes, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (bytes[i] == 0x32 && bytes[i + 1] == MC_SIGNATURE_SIZE)
+            return i;
+    CU_FAIL("no signature field");
+    return 0;
+}
+
+static void test_signature_over_bytes_received(void)
+{
+    char err[256], detail[256];
+    mc_keyring_t *kr = demo_keyring();
+    Medclear__Envelope env;
+    Medclear__ClearingEvent ev;
+    char id[33];
+    envelope(&env, &ev, id, "a memo of some length to sign");
+
+    /* sealing packs once and puts the signature in: the bytes of the signed envelope */
+    size_t n, want_len;
+    uint8_t *bytes = mc_envelope_seal(kr, &env, &n, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bytes);
+    Medclear__Envelope copy = env;
+    uint8_t sig[MC_SIGNATURE_SIZE];
+    CU_ASSERT_FATAL(mc_sign_envelope(kr, &copy, sig));
+    uint8_t *want = mc_envelope_pack(&copy, &want_len);
+    CU_ASSERT_EQUAL_FATAL(n, want_len);
+    CU_ASSERT_EQUAL(memcmp(bytes, want, n), 0);
+    free(want);
+
+    /* the signature field moved to the end, as another encoder may send it: still opens */
+    size_t at = signature_at(bytes, n);
+    uint8_t *moved = malloc(n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(moved);
+    memcpy(moved, bytes, at);
+    memcpy(moved + at, bytes + at + 2 + MC_SIGNATURE_SIZE, n - at - 2 - MC_SIGNATURE_SIZE);
+    memcpy(moved + n - 2 - MC_SIGNATURE_SIZE, bytes + at, 2 + MC_SIGNATURE_SIZE);
+    Medclear__Envelope *opened = NULL;
+    CU_ASSERT_EQUAL(mc_envelope_open(kr, moved, n, 1 << 20, 0, 0, &opened, detail, sizeof(detail)),
+                    MC_OK);
+    CU_ASSERT_PTR_NOT_NULL(opened);
+    if (opened)
+        CU_ASSERT_STRING_EQUAL(opened->event->detail, "a memo of some length to sign");
+    medclear__envelope__free_unpacked(opened, NULL);
+    free(moved);
+
+    /* a field added after signing (one the decoder does not know, field 9) is refused */
+    uint8_t *longer = malloc(n + 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(longer);
+    memcpy(longer, bytes, n);
+    longer[n] = 9 << 3; /* field 9, varint */
+    longer[n + 1] = 1;
+    opened = NULL;
+    CU_ASSERT_EQUAL(
+        mc_envelope_open(kr, longer, n + 2, 1 << 20, 0, 0, &opened, detail, sizeof(detail)),
+        MC_R_BAD_SIGNATURE);
+    CU_ASSERT_PTR_NULL(opened);
+    free(longer);
+
+    /* a second signature field in front: both are left out of the MAC, the last one
+     * counts (protobuf's rule), so a wrong one in front is harmless and a wrong one last
+     * is refused */
+    uint8_t *two = malloc(n + 2 + MC_SIGNATURE_SIZE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(two);
+    two[0] = 0x32;
+    two[1] = MC_SIGNATURE_SIZE;
+    memset(two + 2, 0xab, MC_SIGNATURE_SIZE);
+    memcpy(two + 2 + MC_SIGNATURE_SIZE, bytes, n);
+    CU_ASSERT_EQUAL(mc_envelope_open(kr, two, n + 2 + MC_SIGNATURE_SIZE, 1 << 20, 0, 0, &opened,
+                                     detail, sizeof(detail)),
+                    MC_OK);
+    medclear__envelope__free_unpacked(opened, NULL);
+    opened = NULL;
+    memcpy(two, bytes + at, 2 + MC_SIGNATURE_SIZE);
+    memcpy(two + 2 + MC_SIGNATURE_SIZE, bytes, n);
+    memset(two + 2 + MC_SIGNATURE_SIZE + at + 2, 0xab, MC_SIGNATURE_SIZE);
+    CU_ASSERT_EQUAL(mc_envelope_open(kr, two, n + 2 + MC_SIGNATURE_SIZE, 1 << 20, 0, 0, &opened,
+                                     detail, sizeof(detail)),
+                    MC_R_BAD_SIGNATURE);
+    CU_ASSERT_PTR_NULL(opened);
+    free(two);
+    free(bytes);
+    mc_keyring_destroy(kr);
+}
+
 static void test_key_file_errors(void)
 {
     char err[256];
@@ -155,6 +249,8 @@ int main(void)
     CU_pSuite suite = CU_add_suite("sign", NULL, NULL);
     if (!suite || !CU_add_test(suite, "a signature is HMAC-SM3 of the packed envelope",
                                test_signature_is_hmac_sm3) ||
+        !CU_add_test(suite, "a signature is checked over the bytes received",
+                     test_signature_over_bytes_received) ||
         !CU_add_test(suite, "a key file's errors are named", test_key_file_errors)) {
         CU_cleanup_registry();
         return 2;
