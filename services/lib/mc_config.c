@@ -74,7 +74,7 @@ static const param_t params[] = {
     INT("batch.max.bytes", batch_max_bytes, "33554432", 1, 1073741824,
         "a batch takes no more messages once theirs add up to this many bytes (its first "
         "is always taken): what a batch holds in memory, whatever size its messages are"),
-    INT("batch.timeout.ms", batch_timeout_ms, "2", 0, 60000,
+    INT("batch.timeout.ms", batch_timeout_ms, "5", 0, 60000,
         "longest wait for more messages once a batch's first arrived, only while the last "
         "batch held more than one (those already fetched are always taken)"),
     INT("batch.commit.interval.ms", commit_interval_ms, "1000", 0, 60000,

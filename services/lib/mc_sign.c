@@ -222,10 +222,11 @@ static const sign_key_t *signing_key(const mc_keyring_t *kr, const char *region)
 }
 
 /*
- * Packs env signed by k into a malloc'd buffer (caller frees), the signature also in sig. The envelope is packed once, without a signature: its MAC is
- * taken over those bytes and the signature field is put in among them where protobuf-c
- * would have packed it (before the first field numbered after it), so the bytes are the
- * same as packing the signed envelope. NULL when OpenSSL fails.
+ * Packs env signed by k into a malloc'd buffer (caller frees), the signature also in sig.
+ * The envelope is packed once, without a signature: its MAC is taken over those bytes and
+ * the signature field is put in among them where protobuf-c would have packed it (before
+ * the first field numbered after it), so the bytes are the same as packing the signed
+ * envelope. NULL when OpenSSL fails.
  */
 static uint8_t *pack_signed(const sign_key_t *k, const Medclear__Envelope *env, size_t *len,
                             uint8_t sig[MC_SIGNATURE_SIZE])

@@ -122,17 +122,17 @@ static void test_refused_keeps_value(void)
     CU_ASSERT_FALSE(mc_config_serves(&cfg, "310000"));
 }
 
-/* batch.timeout.ms waits 2 ms by default, and only while the last batch held more than
+/* batch.timeout.ms waits 5 ms by default, and only while the last batch held more than
  * one message: a lone message at light load is not held. */
 static void test_batch_wait(void)
 {
     mc_config_t cfg;
     mc_config_defaults(&cfg);
-    CU_ASSERT_EQUAL(cfg.batch_timeout_ms, 2);
+    CU_ASSERT_EQUAL(cfg.batch_timeout_ms, 5);
     CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 0), 0);
     CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 1), 0);
-    CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 2), 2);
-    CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 500), 2);
+    CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 2), 5);
+    CU_ASSERT_EQUAL(mc_service_batch_wait_ms(cfg.batch_timeout_ms, 500), 5);
     CU_ASSERT_EQUAL(mc_service_batch_wait_ms(0, 500), 0);
 }
 

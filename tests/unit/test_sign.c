@@ -43,7 +43,8 @@ static mc_keyring_t *load(const char *text, char *err, size_t size)
 static mc_keyring_t *demo_keyring(void)
 {
     char err[256], text[256];
-    snprintf(text, sizeof(text), "# demo keys\n310000 k1 %s\n320000 k2 %s\n", KEY_310000, KEY_320000);
+    snprintf(text, sizeof(text), "# demo keys\n310000 k1 %s\n320000 k2 %s\n", KEY_310000,
+             KEY_320000);
     mc_keyring_t *kr = load(text, err, sizeof(err));
     CU_ASSERT_PTR_NOT_NULL_FATAL(kr);
     return kr;
