@@ -4,7 +4,9 @@
  * computes it from the key bytes; every message starts from the key alone (signing the
  * same envelope twice, with another in between, gives the same signature); a signed
  * envelope opens, and one changed after signing, or signed with another region's key,
- * does not. A key file's errors are named.
+ * does not. Sealing gives the bytes of the signed envelope packed whole, and a receiver
+ * checks the bytes it received less their signature fields, wherever they stand (the
+ * last one is the signature). A key file's errors are named.
  */
 #include <openssl/evp.h>
 #include <stdio.h>
