@@ -13,6 +13,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
+# The tests run the services with the configuration they set themselves: overrides the
+# calling shell may carry (MEDCLEAR_<KEY>, from a benchmark or a deployment's profile)
+# would change what they check, so none is passed on.
+unset "${!MEDCLEAR_@}"
 
 deploy/infra.sh install
 started_here=0
