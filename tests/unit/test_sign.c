@@ -146,14 +146,14 @@ static void test_signature_is_hmac_sm3(void)
     mc_keyring_destroy(NULL);
 }
 
-/* Where the signature field (6, 34 bytes with its tag and length) starts in bytes[0..n). */
-static size_t signature_at(const uint8_t *bytes, size_t n)
+/* Where the signature field holding sig (field 6: tag, length, 32 bytes) starts in
+ * bytes[0..n). */
+static size_t signature_at(const uint8_t *bytes, size_t n, const uint8_t sig[MC_SIGNATURE_SIZE])
 {
-    for (size_t i = 0; i + 1 < n; i++)
-        if (bytes[i] == 0x32 && bytes[i + 1] == MC_SIGNATURE_SIZE)
-            return i;
-    CU_FAIL("no signature field");
-    return 0;
+    const uint8_t *s = memmem(bytes, n, sig, MC_SIGNATURE_SIZE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_FATAL(s - bytes >= 2 && s[-2] == 0x32 && s[-1] == MC_SIGNATURE_SIZE);
+    return (size_t)(s - bytes) - 2;
 }
 
 static void test_signature_over_bytes_received(void)
@@ -178,7 +178,7 @@ static void test_signature_over_bytes_received(void)
     free(want);
 
     /* the signature field moved to the end, as another encoder may send it: still opens */
-    size_t at = signature_at(bytes, n);
+    size_t at = signature_at(bytes, n, sig);
     uint8_t *moved = malloc(n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(moved);
     memcpy(moved, bytes, at);
