@@ -13,8 +13,8 @@
 -- 4.3-4.4 s. The reemit reads the key's few rows through the hash index and picks the
 -- topic and the newest among them (EXPLAIN ANALYZE: 0.10 ms for the index scan).
 --
--- Dropping and building the indexes holds each table against writes for as long as the
--- build takes: 5-10 s for a table of a million rows.
+-- Dropping and building an index holds its table against writes while it builds: the
+-- seven took 14 s together on that database of 1,370,000 requests.
 CREATE FUNCTION pg_temp.mc_hash_lookups(s text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE format($f$
