@@ -15,7 +15,8 @@
  *   7. every ledger's latest balance snapshot equals the sum of the postings it covers;
  *   8. the net transfers of every settled multilateral window sum to zero, and the
  *      centre's settlement account holds nothing of it;
- *   9. every outbox row was published.
+ *   9. every outbox row was published;
+ *  10. the domain figures the triggers keep for /metrics equal the tables counted again.
  *
  * Each failed check names the claims, persons or requests (up to 20). The exit status is
  * 0 when all hold, 1 otherwise. --wait-ms N checks again until all hold or N ms passed,
@@ -148,6 +149,13 @@ static const check_t checks[] = {
      "  UNION ALL SELECT 'insuring', count(*) FROM insuring.outbox_unpublished u "
      "    JOIN insuring.outbox o ON o.id BETWEEN u.first_id AND u.last_id) x "
      "WHERE n > 0"},
+    {"domain figures equal the tables they count",
+     "SELECT s || ' ' || figure || ' ' || label1 || ' ' || label2, "
+     "  format('kept %s rows / %s fen, counted %s / %s', kept_rows, kept_fen, counted_rows, "
+     "    counted_fen) FROM ("
+     "  SELECT 'treating' AS s, * FROM treating.figures_differences "
+     "  UNION ALL SELECT 'insuring', * FROM insuring.figures_differences "
+     "  UNION ALL SELECT 'clearing', * FROM clearing.figures_differences) x ORDER BY 1"},
 };
 
 #define N_CHECKS (sizeof(checks) / sizeof(checks[0]))
