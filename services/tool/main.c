@@ -2,6 +2,7 @@
  * medclear: the command line of operators, finance and agencies. Parses the global
  * options (-c FILE, -o key=value) and hands the rest to one command.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@ static const struct command {
     const char *help;
 } commands[] = {
     {"db", tool_db, "db migrate                 apply the SQL migrations not applied yet"},
+    {"db", tool_db,
+     "db prune --keep-days N     delete inbox and acknowledged outbox rows older than N days"},
     {"data", tool_data, "data load DIR              load reference data (CSV) into every schema"},
     {"submit", tool_submit,
      "submit [options] FILE...   publish settlement requests; --wait prints the replies"},
@@ -49,6 +52,17 @@ const char *tool_yuan(long long fen, char out[32])
     unsigned long long a = fen < 0 ? 0ULL - (unsigned long long)fen : (unsigned long long)fen;
     snprintf(out, 32, "%s%llu.%02llu", fen < 0 ? "-" : "", a / 100, a % 100);
     return out;
+}
+
+bool tool_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
 }
 
 PGconn *tool_connect(const mc_config_t *cfg)

@@ -7,10 +7,12 @@
 #define TOOL_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "mc_config.h"
 
-int tool_db(const mc_config_t *cfg, int argc, char **argv);     /* db migrate */
+int tool_db(const mc_config_t *cfg, int argc, char **argv);     /* db migrate|prune */
 int tool_data(const mc_config_t *cfg, int argc, char **argv);   /* data load DIR */
 int tool_submit(const mc_config_t *cfg, int argc, char **argv); /* submit */
 int tool_dlq(const mc_config_t *cfg, int argc, char **argv);    /* dlq list|replay */
@@ -25,6 +27,9 @@ int tool_report(const mc_config_t *cfg, int argc, char **argv); /* report window
 
 /* Formats fen as yuan with two decimals ("-12.05") into out[32]. */
 const char *tool_yuan(long long fen, char out[32]);
+
+/* Parses a whole decimal number in [lo, hi] into *out; false when s is anything else. */
+bool tool_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
 /* Connects to cfg's database; on failure prints why on stderr and returns NULL. */
 PGconn *tool_connect(const mc_config_t *cfg);

@@ -1,5 +1,6 @@
 /*
- * `medclear db migrate` and `medclear data load`: the database side of setting up.
+ * `medclear db migrate` and `medclear data load`: the database side of setting up;
+ * `medclear db prune`: the retention of the inboxes and outboxes.
  *
  * Migrations are the files sql/NNN_name.sql, applied in name order, each in its own
  * transaction together with its row in public.schema_migrations, so a re-run applies
@@ -144,11 +145,108 @@ out:
     return rc;
 }
 
+#define DAY_MS 86400000LL
+
+/*
+ * Deletes the inbox rows and the published outbox rows (not the dead letters) older than
+ * --keep-days, through each schema's prune_bus() (sql/023_bus_retention.sql), --batch
+ * rows of each table a transaction. The horizon must lie beyond security.max.age.ms:
+ * older messages are refused as replays before their id is looked up, which is what
+ * makes an inbox row past it useless.
+ */
+static int prune(const mc_config_t *cfg, int argc, char **argv)
+{
+    int64_t keep_days = -1, batch = 10000;
+    for (int i = 0; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--keep-days") == 0 && v) {
+            if (!tool_parse_int(v, 1, 36500, &keep_days)) {
+                fprintf(stderr, "medclear: --keep-days must be a whole number of days from 1 "
+                                "to 36500, not \"%s\"\n", v);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--batch") == 0 && v) {
+            if (!tool_parse_int(v, 1, 1000000, &batch)) {
+                fprintf(stderr, "medclear: --batch must be a whole number of rows from 1 to "
+                                "1000000, not \"%s\"\n", v);
+                return 2;
+            }
+        } else {
+            keep_days = -1;
+            break;
+        }
+        i++;
+    }
+    if (keep_days < 0) {
+        fprintf(stderr, "usage: medclear db prune --keep-days N [--batch ROWS]\n");
+        return 2;
+    }
+    if (cfg->max_age_ms == 0) {
+        fprintf(stderr, "medclear: security.max.age.ms is 0, so messages of any age are "
+                        "accepted and any of them may come again: the inboxes cannot be "
+                        "pruned\n");
+        return 2;
+    }
+    if (keep_days * DAY_MS <= cfg->max_age_ms) {
+        fprintf(stderr, "medclear: --keep-days %lld does not reach beyond security.max.age.ms "
+                        "(%lld ms): a message that old is still accepted, so its inbox row "
+                        "is still needed; keep at least %lld days\n",
+                (long long)keep_days, (long long)cfg->max_age_ms,
+                (long long)(cfg->max_age_ms / DAY_MS + 1));
+        return 2;
+    }
+
+    PGconn *db = tool_connect(cfg);
+    if (!db)
+        return 1;
+    int rc = 1;
+    char n_days[24], n_rows[24], horizon[64];
+    snprintf(n_days, sizeof(n_days), "%lld", (long long)keep_days);
+    snprintf(n_rows, sizeof(n_rows), "%lld", (long long)batch);
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, n_days);
+    PGresult *res = mc_db_run(db, "SELECT (now() - make_interval(days => $1::int))::text", &p);
+    if (!res)
+        goto out;
+    snprintf(horizon, sizeof(horizon), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    static const char *const schemas[] = {"treating", "insuring", "clearing"};
+    for (size_t s = 0; s < sizeof(schemas) / sizeof(schemas[0]); s++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT inbox_rows, outbox_rows FROM %s.prune_bus($1, $2)",
+                 schemas[s]);
+        long long inbox = 0, outbox = 0, in_step, out_step;
+        do {
+            mc_params_init(&p);
+            mc_p_str(&p, horizon);
+            mc_p_str(&p, n_rows);
+            if (!(res = mc_db_run(db, sql, &p)))
+                goto out;
+            in_step = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            out_step = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+            PQclear(res);
+            inbox += in_step;
+            outbox += out_step;
+        } while (in_step > 0 || out_step > 0);
+        printf("%s: %lld inbox rows and %lld outbox rows from before %s deleted\n", schemas[s],
+               inbox, outbox, horizon);
+    }
+    rc = 0;
+out:
+    PQfinish(db);
+    return rc;
+}
+
 int tool_db(const mc_config_t *cfg, int argc, char **argv)
 {
     if (argc == 1 && strcmp(argv[0], "migrate") == 0)
         return migrate(cfg);
-    fprintf(stderr, "usage: medclear db migrate\n");
+    if (argc >= 1 && strcmp(argv[0], "prune") == 0)
+        return prune(cfg, argc - 1, argv + 1);
+    fprintf(stderr, "usage: medclear db migrate\n"
+                    "       medclear db prune --keep-days N [--batch ROWS]\n");
     return 2;
 }
 

@@ -89,17 +89,6 @@ static void usage(FILE *out)
         "1 otherwise, 2 on bad usage.\n");
 }
 
-static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_num(const char *s, double lo, double hi, double *out)
 {
     char *end;
@@ -183,13 +172,13 @@ static int parse_opts(const mc_config_t *cfg, int argc, char **argv, load_opts_t
         bool ok = true;
         const char *want = "";
         if (strcmp(name, "--count") == 0) {
-            ok = parse_int(val, 1, MAX_COUNT, &o->count);
+            ok = tool_parse_int(val, 1, MAX_COUNT, &o->count);
             want = "a whole number from 1 to 100000000";
         } else if (strcmp(name, "--window") == 0) {
-            ok = parse_int(val, 1, 10000000, &o->window);
+            ok = tool_parse_int(val, 1, 10000000, &o->window);
             want = "a whole number from 1 to 10000000";
         } else if (strcmp(name, "--timeout-ms") == 0) {
-            ok = parse_int(val, 1, INT32_MAX, &o->timeout_ms);
+            ok = tool_parse_int(val, 1, INT32_MAX, &o->timeout_ms);
             want = "a positive number of milliseconds";
         } else if (strcmp(name, "--rate") == 0) {
             ok = parse_num(val, 0, 10000000, &o->rate);

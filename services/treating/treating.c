@@ -886,6 +886,42 @@ static mc_err_t reply_status(mc_msg_ctx_t *ctx, const char *region, const char *
     return emit_reply(ctx, region, trace_id, &reply);
 }
 
+/*
+ * A request sent again with the same bytes after `medclear db prune` removed its reply
+ * from the outbox: the resend is refused as a replay, naming the outcome recorded. A
+ * request still waiting for its result has no reply yet either: it gets none now, and
+ * its reply when the result comes.
+ */
+static mc_err_t reply_pruned(mc_msg_ctx_t *ctx, const char *region, const char *trace_id,
+                             const Medclear__SettlementRequest *req)
+{
+    mc_params_t p;
+    mc_params_init(&p);
+    mc_p_str(&p, req->request_id);
+    PGresult *res = mc_db_run(mc_ctx_db(ctx),
+                              "SELECT r.status, coalesce(r.reason_code, ''), "
+                              "coalesce((SELECT c.settlement_id FROM treating.claims c "
+                              "  WHERE c.request_id = r.request_id AND c.settlement_id IS NOT NULL "
+                              "  ORDER BY c.created_at LIMIT 1), r.settlement_id, ''), "
+                              "to_char(r.replied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
+                              "FROM treating.requests r WHERE r.request_id = $1 AND r.answers > 0",
+                              &p);
+    if (!res)
+        return MC_ERR_DB;
+    mc_err_t err = MC_ERR_OK;
+    if (PQntuples(res) == 1) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "request answered %s%s%s at %s UTC; that reply is past the bus retention",
+                 PQgetvalue(res, 0, 0), *PQgetvalue(res, 0, 1) ? " " : "", PQgetvalue(res, 0, 1),
+                 PQgetvalue(res, 0, 3));
+        err = reply_status(ctx, region, trace_id, req->request_id, req->kind, MC_R_REPLAYED, text,
+                           PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return err;
+}
+
 /* Columns of a claim that an undo copies, in this order. */
 #define CLAIM_COLUMNS                                                                           \
     "claim_id, status, kind, insuring_region, hospital_code, hospital_level, person_id, "       \
@@ -1222,6 +1258,8 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, treating_state_t *st, const Medcle
                                    NULL);
         } else if (same) {
             err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
+            if (err == MC_ERR_OK && !found)
+                err = reply_pruned(ctx, region, env->trace_id, req);
         } else {
             err = reply_status(ctx, region, env->trace_id, req->request_id, req->kind,
                                MC_R_DUPLICATE_MODIFIED,
@@ -1587,7 +1625,8 @@ mc_err_t treating_duplicate(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
         char topic[128];
         bool found;
         mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
-        return mc_ctx_reemit(ctx, topic, req->request_id, &found);
+        mc_err_t err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
+        return err == MC_ERR_OK && !found ? reply_pruned(ctx, region, env->trace_id, req) : err;
     }
     /* Operators see the tampering in the dead letters; the agency gets an answer. */
     const char *text = "message id was used before with a different payload";
