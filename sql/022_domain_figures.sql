@@ -18,6 +18,7 @@
 -- What each figure counts is written once, below (the specs): the triggers, the first
 -- fill and the views <schema>.<table>_figures_counted, which count the same from the
 -- tables themselves for `medclear verify` (tool_verify.c), are all made from it.
+
 -- The groups of one source (new_rows, old_rows or the table itself), one grouped SELECT a
 -- figure, each row counted with the sign given. A spec is {figure, label1, label2, which
 -- rows of the table are in the figure, what a row adds in fen}, all SQL over a row x.

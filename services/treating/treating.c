@@ -887,14 +887,20 @@ static mc_err_t reply_status(mc_msg_ctx_t *ctx, const char *region, const char *
 }
 
 /*
- * A request sent again with the same bytes after `medclear db prune` removed its reply
- * from the outbox: the resend is refused as a replay, naming the outcome recorded. A
- * request still waiting for its result has no reply yet either: it gets none now, and
- * its reply when the result comes.
+ * A request sent again with the same bytes gets its earlier reply again. Once `medclear
+ * db prune` removed that reply from the outbox, the resend is refused as a replay, naming
+ * the outcome recorded. A request still waiting for its result has no reply yet either:
+ * it gets none now, and its reply when the result comes.
  */
-static mc_err_t reply_pruned(mc_msg_ctx_t *ctx, const char *region, const char *trace_id,
+static mc_err_t resend_reply(mc_msg_ctx_t *ctx, const char *region, const char *trace_id,
                              const Medclear__SettlementRequest *req)
 {
+    char topic[128];
+    bool found = false;
+    mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
+    mc_err_t err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
+    if (err != MC_ERR_OK || found)
+        return err;
     mc_params_t p;
     mc_params_init(&p);
     mc_p_str(&p, req->request_id);
@@ -908,7 +914,6 @@ static mc_err_t reply_pruned(mc_msg_ctx_t *ctx, const char *region, const char *
                               &p);
     if (!res)
         return MC_ERR_DB;
-    mc_err_t err = MC_ERR_OK;
     if (PQntuples(res) == 1) {
         char text[256];
         snprintf(text, sizeof(text),
@@ -1257,9 +1262,7 @@ static mc_err_t on_request(mc_msg_ctx_t *ctx, treating_state_t *st, const Medcle
                                    MC_R_REVERSED, "the request was reversed before it arrived",
                                    NULL);
         } else if (same) {
-            err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
-            if (err == MC_ERR_OK && !found)
-                err = reply_pruned(ctx, region, env->trace_id, req);
+            err = resend_reply(ctx, region, env->trace_id, req);
         } else {
             err = reply_status(ctx, region, env->trace_id, req->request_id, req->kind,
                                MC_R_DUPLICATE_MODIFIED,
@@ -1621,13 +1624,8 @@ mc_err_t treating_duplicate(mc_msg_ctx_t *ctx, const Medclear__Envelope *env,
      * rejection that leaves the recorded request untouched. */
     const char *region = mc_topic_party(mc_ctx_topic(ctx));
     const Medclear__SettlementRequest *req = env->request;
-    if (same_payload) {
-        char topic[128];
-        bool found;
-        mc_bus_topic2(mc_ctx_config(ctx), topic, sizeof(topic), "reply", region);
-        mc_err_t err = mc_ctx_reemit(ctx, topic, req->request_id, &found);
-        return err == MC_ERR_OK && !found ? reply_pruned(ctx, region, env->trace_id, req) : err;
-    }
+    if (same_payload)
+        return resend_reply(ctx, region, env->trace_id, req);
     /* Operators see the tampering in the dead letters; the agency gets an answer. */
     const char *text = "message id was used before with a different payload";
     if (mc_ctx_dead_letter(ctx, MC_R_DUPLICATE_MODIFIED, text) != MC_ERR_OK)
